@@ -45,6 +45,7 @@ public final class Posix {
         int waitpid(int pid, @Out IntByReference status, int options);
         int pipe2(@Out int[] fds, int flags);
         long read(int fd, @Out byte[] buf, long count);
+        long write(int fd, @In byte[] buf, long count);
 
         int socket(int domain, int type, int protocol);
         int setsockopt(int fd, int level, int name, @In int[] value, int len);
@@ -53,6 +54,7 @@ public final class Posix {
         int listen(int fd, int backlog);
         int getsockname(int fd, @Out byte[] addr, IntByReference len);
         long recvmsg(int fd, Pointer msg, int flags);
+        int shutdown(int fd, int how);
         int poll(Pointer fds, long nfds, int timeout);
 
         String strerror(int errnum);

@@ -18,13 +18,13 @@ import java.nio.file.attribute.PosixFileAttributes;
 import jnr.ffi.byref.IntByReference;
 
 /** Binds listeners as systemd's socket units would: the family the address asks for, FD_CLOEXEC. */
-final class Sockets {
+public final class Sockets {
     private Sockets() {}
 
     static final int BACKLOG = 4096;
 
     /** A bound (and, for streams, listening) socket for {@code a}; the caller owns the fd. */
-    static Listener bind(String name, Address a) {
+    public static Listener bind(String name, Address a) {
         switch (a.kind()) {
             case UNIX:
                 return bindUnix(name, a);

@@ -1,0 +1,57 @@
+package dev.supervisor;
+
+import dev.supervisor.cli.DemoCommand;
+import dev.supervisor.cli.ReloadCommand;
+import dev.supervisor.cli.RunCommand;
+import dev.supervisor.cli.StatusCommand;
+import dev.supervisor.cli.StopCommand;
+import dev.supervisor.protocol.Wire;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** The command line: subcommands, and every exit code decided in one place. */
+@Command(name = "supervisor", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
+        description = "Binds listening sockets once and runs workers on them; reloads them with no connection lost.",
+        subcommands = {RunCommand.class, ReloadCommand.class, StatusCommand.class, StopCommand.class, DemoCommand.class},
+        exitCodeOnInvalidInput = Wire.EXIT_USAGE, exitCodeOnExecutionException = Wire.EXIT_SOFTWARE)
+public final class Main implements Runnable {
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public void run() {
+        throw new CommandLine.ParameterException(spec.commandLine(), "a command is needed: run, reload, status, stop or demo");
+    }
+
+    public static void main(String[] args) {
+        System.exit(commandLine().execute(args));
+    }
+
+    static CommandLine commandLine() {
+        CommandLine cl = new CommandLine(new Main());
+        cl.setExitCodeExceptionMapper(e -> e instanceof UsageError ? Wire.EXIT_USAGE : Wire.EXIT_SOFTWARE);
+        cl.setExecutionExceptionHandler((e, cmd, parsed) -> {
+            cmd.getErr().println("supervisor: " + (e instanceof UsageError ? "" : "internal error: ") + e.getMessage());
+            return cmd.getExitCodeExceptionMapper().getExitCode(e);
+        });
+        return cl;
+    }
+
+    /** Bad input found after parsing (a config value, an address): exit 64 with the message. */
+    public static final class UsageError extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+
+        public UsageError(String message) {
+            super(message);
+        }
+    }
+
+    static final class Version implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() {
+            String v = Main.class.getPackage().getImplementationVersion();
+            return new String[] {"supervisor " + (v == null ? "dev" : v) + " (Java " + Runtime.version() + ")"};
+        }
+    }
+}

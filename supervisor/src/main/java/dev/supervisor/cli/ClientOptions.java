@@ -1,0 +1,16 @@
+package dev.supervisor.cli;
+
+import java.nio.file.Path;
+
+import picocli.CommandLine.Option;
+
+/** --control, shared by every command that talks to a running supervisor. */
+public final class ClientOptions {
+    @Option(names = "--control", paramLabel = "PATH",
+            description = "control socket (default $SUPERVISOR_CONTROL, else ${XDG_RUNTIME_DIR:-/tmp}/supervisor-UID/supervisor.sock)")
+    Path control;
+
+    Path path() {
+        return ControlPath.resolve(control, System.getenv());
+    }
+}

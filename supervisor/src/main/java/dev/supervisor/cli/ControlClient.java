@@ -1,0 +1,78 @@
+package dev.supervisor.cli;
+
+import java.io.IOException;
+import java.net.UnixDomainSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.io.ByteArrayOutputStream;
+
+import com.fasterxml.jackson.databind.JsonNode;
+
+import dev.supervisor.protocol.Message;
+
+/** One request, one answer over the control socket; the JDK's AF_UNIX channel only, no native code. */
+final class ControlClient {
+    private ControlClient() {}
+
+    /** No supervisor answers at the path: exit 2. */
+    static final class NoSupervisor extends Exception {
+        private static final long serialVersionUID = 1L;
+
+        NoSupervisor(String message) {
+            super(message);
+        }
+    }
+
+    static JsonNode call(Path path, String cmd, Duration timeout) throws NoSupervisor, IOException {
+        SocketChannel ch;
+        try {
+            ch = SocketChannel.open(UnixDomainSocketAddress.of(path));
+        } catch (IOException e) {
+            throw new NoSupervisor("no supervisor answers at " + path + " (" + e.getMessage() + ")");
+        }
+        ScheduledExecutorService watchdog = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "timeout");
+            t.setDaemon(true);
+            return t;
+        });
+        try (ch) {
+            watchdog.schedule(() -> {
+                try {
+                    ch.close();
+                } catch (IOException ignored) {
+                    // the reader sees the close
+                }
+            }, timeout.toMillis(), TimeUnit.MILLISECONDS);
+            ch.write(ByteBuffer.wrap((Message.request(cmd) + "\n").getBytes(StandardCharsets.UTF_8)));
+            ByteArrayOutputStream line = new ByteArrayOutputStream();
+            ByteBuffer buf = ByteBuffer.allocate(8192);
+            while (true) {
+                buf.clear();
+                int n;
+                try {
+                    n = ch.read(buf);
+                } catch (IOException e) {
+                    throw new IOException("no answer from " + path + " within " + timeout.toSeconds() + " s");
+                }
+                if (n < 0) {
+                    throw new IOException("the supervisor at " + path + " closed the connection without an answer");
+                }
+                for (int i = 0; i < n; i++) {
+                    byte b = buf.get(i);
+                    if (b == '\n') {
+                        return Message.parseAnswer(line.toString(StandardCharsets.UTF_8));
+                    }
+                    line.write(b);
+                }
+            }
+        } finally {
+            watchdog.shutdownNow();
+        }
+    }
+}

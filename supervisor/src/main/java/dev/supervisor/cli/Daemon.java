@@ -1,0 +1,137 @@
+package dev.supervisor.cli;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+import dev.supervisor.daemon.Config;
+import dev.supervisor.daemon.ControlServer;
+import dev.supervisor.daemon.Listener;
+import dev.supervisor.daemon.ListenerException;
+import dev.supervisor.daemon.Log;
+import dev.supervisor.daemon.NotifySocket;
+import dev.supervisor.daemon.PosixSpawner;
+import dev.supervisor.daemon.ReloadResult;
+import dev.supervisor.daemon.Supervisor;
+import dev.supervisor.daemon.Sockets;
+import dev.supervisor.protocol.Wire;
+import sun.misc.Signal;
+
+/** {@code run} put together: config, listeners, control and notify sockets, signals, the loop. */
+final class Daemon {
+    /** What Java workers need to wrap an inherited fd in a JDK channel (passed via JDK_JAVA_OPTIONS). */
+    static final String JAVA_WORKER_OPTIONS = "--add-opens=java.base/sun.nio.ch=ALL-UNNAMED --enable-native-access=ALL-UNNAMED";
+
+    private final RunOptions options;
+    private final Config.Flags flags;
+    private final Log log = Log.STDERR;
+
+    Daemon(RunOptions options, Config.Flags flags) {
+        this.options = options;
+        this.flags = flags;
+    }
+
+    int run() {
+        Config config;
+        try {
+            config = Config.load(options.config, flags);
+            checkCommand(config.command.get(0));
+        } catch (IllegalArgumentException e) {
+            System.err.println("supervisor: " + e.getMessage());
+            return Wire.EXIT_USAGE;
+        }
+        Path controlPath = ControlPath.resolve(options.control, System.getenv());
+        if (controlPath.toString().getBytes().length >= Wire.SUN_PATH_MAX) {
+            System.err.println("supervisor: control socket path " + controlPath + " is longer than " + (Wire.SUN_PATH_MAX - 1) + " bytes");
+            return Wire.EXIT_USAGE;
+        }
+        Map<String, String> workerEnv = new LinkedHashMap<>();
+        Path notifyPath = controlPath.resolveSibling("notify-" + ProcessHandle.current().pid() + ".sock");
+        workerEnv.put(Wire.NOTIFY_SOCKET, notifyPath.toString());
+        workerEnv.put(Wire.SUPERVISOR_SOCKET, controlPath.toString());
+        workerEnv.put(Wire.JDK_JAVA_OPTIONS, JAVA_WORKER_OPTIONS);
+
+        Supervisor supervisor = new Supervisor(new PosixSpawner(), Sockets::bind, () -> Config.load(options.config, flags), System.getenv(),
+                workerEnv, log);
+        List<Listener> bound;
+        try {
+            bound = supervisor.bind(config);
+        } catch (ListenerException e) {
+            System.err.println("supervisor: " + e.getMessage());
+            return e.unavailable() ? Wire.EXIT_UNAVAILABLE : Wire.EXIT_USAGE;
+        }
+        for (Listener l : bound) {
+            log.info("listening " + l.name() + "=" + l.bound());
+        }
+        ControlServer control;
+        NotifySocket notify;
+        try {
+            control = ControlServer.open(controlPath);
+            notify = NotifySocket.open(notifyPath);
+        } catch (IOException | RuntimeException e) {
+            System.err.println("supervisor: " + e.getMessage());
+            bound.forEach(Listener::close);
+            return Wire.EXIT_UNAVAILABLE;
+        }
+        try (control; notify) {
+            log.info("control socket " + controlPath);
+            control.start(supervisor);
+            notify.start(supervisor);
+            Signal.handle(new Signal("HUP"), s -> supervisor.reload(this::logReload));
+            Signal.handle(new Signal("TERM"), s -> supervisor.stop());
+            Signal.handle(new Signal("INT"), s -> supervisor.stop());
+            writePidFile();
+            return supervisor.run(bound);
+        } finally {
+            deletePidFile();
+        }
+    }
+
+    private void logReload(ReloadResult r) {
+        if (!r.ok) {
+            log.info("SIGHUP reload failed: " + r.error);
+        }
+    }
+
+    /** A COMMAND that cannot be run is bad usage, found before anything starts. */
+    static void checkCommand(String cmd) {
+        if (cmd.contains("/")) {
+            Path p = Path.of(cmd);
+            if (!Files.isRegularFile(p) || !Files.isExecutable(p)) {
+                throw new IllegalArgumentException("command '" + cmd + "' " + (Files.exists(p) ? "is not executable" : "does not exist"));
+            }
+            return;
+        }
+        String path = System.getenv().getOrDefault("PATH", "/usr/bin:/bin");
+        for (String dir : path.split(":")) {
+            Path p = Path.of(dir.isEmpty() ? "." : dir, cmd);
+            if (Files.isRegularFile(p) && Files.isExecutable(p)) {
+                return;
+            }
+        }
+        throw new IllegalArgumentException("command '" + cmd + "' not found on PATH (" + path + ")");
+    }
+
+    private void writePidFile() {
+        if (options.pidFile != null) {
+            try {
+                Files.writeString(options.pidFile, ProcessHandle.current().pid() + "\n");
+            } catch (IOException e) {
+                log.info("cannot write pid file " + options.pidFile + ": " + e.getMessage());
+            }
+        }
+    }
+
+    private void deletePidFile() {
+        if (options.pidFile != null) {
+            try {
+                Files.deleteIfExists(options.pidFile);
+            } catch (IOException ignored) {
+                // nothing left to do at exit
+            }
+        }
+    }
+}

@@ -1,0 +1,36 @@
+package dev.supervisor.cli;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+
+import dev.supervisor.daemon.Config;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+@Command(name = "demo", description = {"Run the bundled demo HTTP worker under supervisor on 127.0.0.1:PORT, for a first look:",
+        "curl it, then run 'supervisor reload' and watch the generation change."})
+public final class DemoCommand implements Callable<Integer> {
+    @Option(names = "--port", paramLabel = "N", defaultValue = "8080", description = "port on 127.0.0.1 (default ${DEFAULT-VALUE}; 0 = any free one)")
+    int port;
+
+    @Mixin
+    RunOptions options;
+
+    @Override
+    public Integer call() {
+        if (options.listen.isEmpty()) {
+            options.listen = List.of("http=127.0.0.1:" + port);
+        }
+        if (options.ready == null) {
+            options.ready = "notify";
+        }
+        List<String> cmd = new ArrayList<>();
+        cmd.add(ProcessHandle.current().info().command().orElse("java"));
+        cmd.addAll(List.of("-XX:+UseSerialGC", "-Xmx32m", "-Xss256k", "-XX:TieredStopAtLevel=1", "-Xshare:auto",
+                "-cp", System.getProperty("java.class.path"), "dev.supervisor.demo.DemoWorker"));
+        Config.Flags flags = options.flags(cmd);
+        return new Daemon(options, flags).run();
+    }
+}

@@ -1,0 +1,26 @@
+package dev.supervisor.daemon;
+
+import java.time.Duration;
+
+/**
+ * Restart delay of a crashing worker slot: 100 ms, doubling to 30 s; a worker that served 60 s
+ * before it died starts the sequence again.
+ */
+public final class Backoff {
+    static final Duration FIRST = Duration.ofMillis(100);
+    static final Duration MAX = Duration.ofSeconds(30);
+    static final Duration RESET_AFTER = Duration.ofSeconds(60);
+
+    private Duration last = Duration.ZERO;
+
+    /** The delay before restarting a worker that ran for {@code served}. */
+    public Duration next(Duration served) {
+        if (last.isZero() || served.compareTo(RESET_AFTER) >= 0) {
+            last = FIRST;
+        } else {
+            Duration doubled = last.multipliedBy(2);
+            last = doubled.compareTo(MAX) > 0 ? MAX : doubled;
+        }
+        return last;
+    }
+}

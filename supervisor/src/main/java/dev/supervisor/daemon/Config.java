@@ -1,0 +1,172 @@
+package dev.supervisor.daemon;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+import com.fasterxml.jackson.databind.JsonNode;
+
+import dev.supervisor.protocol.ListenFds;
+import dev.supervisor.protocol.Message;
+
+/**
+ * What a generation is started with: the {@code --config} file with the command line's flags laid
+ * over it. Immutable; a reload makes a new one. Bad input is an {@link IllegalArgumentException}
+ * whose message names the value and what is wrong.
+ *
+ * <p>The file is a JSON object with the flags' long names: {@code listen} (array of
+ * "NAME=ADDRESS"), {@code command} (array), {@code workers}, {@code ready}, {@code ready-timeout},
+ * {@code drain-signal}, {@code drain-timeout}, {@code stdin-listener}, and {@code env} (object of
+ * extra environment variables for workers).
+ */
+public final class Config {
+    /** Values given on the command line; null (or empty) = not given. */
+    public static final class Flags {
+        public List<String> listen = List.of();
+        public List<String> command = List.of();
+        public Integer workers;
+        public String ready;
+        public String readyTimeout;
+        public String drainSignal;
+        public String drainTimeout;
+        public String stdinListener;
+    }
+
+    public final Map<String, Address> listeners;
+    public final List<String> command;
+    public final int workers;
+    public final ReadyMode ready;
+    public final Duration readyTimeout;
+    public final int drainSignal;
+    public final Duration drainTimeout;
+    public final String stdinListener;
+    public final Map<String, String> env;
+
+    private Config(Map<String, Address> listeners, List<String> command, int workers, ReadyMode ready, Duration readyTimeout,
+            int drainSignal, Duration drainTimeout, String stdinListener, Map<String, String> env) {
+        this.listeners = Collections.unmodifiableMap(listeners);
+        this.command = List.copyOf(command);
+        this.workers = workers;
+        this.ready = ready;
+        this.readyTimeout = readyTimeout;
+        this.drainSignal = drainSignal;
+        this.drainTimeout = drainTimeout;
+        this.stdinListener = stdinListener;
+        this.env = Collections.unmodifiableMap(env);
+    }
+
+    /** Reads {@code file} (when not null) and lays {@code flags} over it. */
+    public static Config load(Path file, Flags flags) {
+        JsonNode json = file == null ? Message.json().createObjectNode() : readFile(file);
+        String where = file == null ? "" : " in " + file;
+
+        List<String> listen = !flags.listen.isEmpty() ? flags.listen : strings(json, "listen", where);
+        Map<String, Address> listeners = new LinkedHashMap<>();
+        for (String spec : listen) {
+            int eq = spec.indexOf('=');
+            if (eq < 0) {
+                throw new IllegalArgumentException("bad --listen '" + spec + "': expected NAME=ADDRESS, as in web=:8080");
+            }
+            String name = spec.substring(0, eq);
+            if (!ListenFds.validName(name)) {
+                throw new IllegalArgumentException("bad listener name '" + name + "' in '" + spec
+                        + "': LISTEN_FDNAMES takes 1 to 255 of A-Z a-z 0-9 _ . -");
+            }
+            if (listeners.containsKey(name)) {
+                throw new IllegalArgumentException("listener name '" + name + "' is given twice");
+            }
+            listeners.put(name, Address.parse(spec.substring(eq + 1)));
+        }
+        if (listeners.isEmpty()) {
+            throw new IllegalArgumentException("no listeners: give at least one --listen NAME=ADDRESS");
+        }
+
+        List<String> command = !flags.command.isEmpty() ? flags.command : strings(json, "command", where);
+        if (command.isEmpty()) {
+            throw new IllegalArgumentException("no command: give it after --, as in supervisor run -l web=:8080 -- python3 app.py");
+        }
+
+        int workers = flags.workers != null ? flags.workers : json.path("workers").asInt(1);
+        if (workers < 1 || workers > 1024) {
+            throw new IllegalArgumentException("bad --workers " + workers + ": expected 1 to 1024");
+        }
+        ReadyMode ready = ReadyMode.parse(pick(flags.ready, json, "ready", "delay:1s"));
+        Duration readyTimeout = positive("--ready-timeout", pick(flags.readyTimeout, json, "ready-timeout", "60s"));
+        int drainSignal = Signals.parse(pick(flags.drainSignal, json, "drain-signal", "TERM"));
+        Duration drainTimeout = positive("--drain-timeout", pick(flags.drainTimeout, json, "drain-timeout", "30s"));
+        String stdinListener = flags.stdinListener != null ? flags.stdinListener : json.path("stdin-listener").textValue();
+        if (stdinListener != null && !listeners.containsKey(stdinListener)) {
+            throw new IllegalArgumentException("--stdin-listener " + stdinListener + " names no listener; there are " + listeners.keySet());
+        }
+        Map<String, String> env = new LinkedHashMap<>();
+        for (Iterator<Map.Entry<String, JsonNode>> it = json.path("env").fields(); it.hasNext(); ) {
+            Map.Entry<String, JsonNode> e = it.next();
+            env.put(e.getKey(), e.getValue().asText());
+        }
+        return new Config(listeners, command, workers, ready, readyTimeout, drainSignal, drainTimeout, stdinListener, env);
+    }
+
+    private static JsonNode readFile(Path file) {
+        String text;
+        try {
+            text = Files.readString(file);
+        } catch (IOException e) {
+            throw new IllegalArgumentException("cannot read config " + file + ": " + e);
+        }
+        try {
+            JsonNode n = Message.json().readTree(text);
+            if (n == null || !n.isObject()) {
+                throw new IllegalArgumentException("config " + file + " is not a JSON object");
+            }
+            return n;
+        } catch (IOException e) {
+            throw new IllegalArgumentException("config " + file + " is not valid JSON: " + e.getMessage().lines().findFirst().orElse(""));
+        }
+    }
+
+    private static List<String> strings(JsonNode json, String field, String where) {
+        JsonNode n = json.get(field);
+        if (n == null || n.isNull()) {
+            return List.of();
+        }
+        if (!n.isArray()) {
+            throw new IllegalArgumentException("\"" + field + "\"" + where + " must be an array of strings");
+        }
+        List<String> out = new ArrayList<>();
+        for (JsonNode e : n) {
+            if (!e.isTextual()) {
+                throw new IllegalArgumentException("\"" + field + "\"" + where + " must be an array of strings, found " + e);
+            }
+            out.add(e.textValue());
+        }
+        return out;
+    }
+
+    private static String pick(String flag, JsonNode json, String field, String dflt) {
+        if (flag != null) {
+            return flag;
+        }
+        JsonNode n = json.get(field);
+        return n == null || n.isNull() ? dflt : n.asText();
+    }
+
+    private static Duration positive(String option, String text) {
+        Duration d;
+        try {
+            d = Durations.parse(text);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(option + ": " + e.getMessage());
+        }
+        if (d.isZero()) {
+            throw new IllegalArgumentException(option + " must be more than 0");
+        }
+        return d;
+    }
+}

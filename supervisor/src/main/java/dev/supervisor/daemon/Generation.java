@@ -1,0 +1,47 @@
+package dev.supervisor.daemon;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * One set of workers started together from one config: STARTING → READY → DRAINING → EXITED,
+ * or STARTING → FAILED → EXITED when it did not come up. Owned by the supervisor thread.
+ */
+final class Generation {
+    enum State { STARTING, READY, DRAINING, FAILED, EXITED }
+
+    final int number;
+    final Config config;
+    final List<Listener> listeners;
+    /** The current worker of each slot; a restarted worker replaces its slot's entry. */
+    final Worker[] slots;
+    /** Every worker of this generation not yet reaped, restarted ones included. */
+    final List<Worker> live = new ArrayList<>();
+    final long startedNanos;
+    State state = State.STARTING;
+    long readyNanos;
+    Timer readyTimer;
+    Timer drainTimer;
+
+    Generation(int number, Config config, List<Listener> listeners, long startedNanos) {
+        this.number = number;
+        this.config = config;
+        this.listeners = listeners;
+        this.slots = new Worker[config.workers];
+        this.startedNanos = startedNanos;
+    }
+
+    boolean allReady() {
+        for (Worker w : slots) {
+            if (w == null || w.state != Worker.State.READY) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    @Override
+    public String toString() {
+        return "generation " + number;
+    }
+}

@@ -1,0 +1,44 @@
+package dev.supervisor.daemon;
+
+import java.util.Locale;
+import java.util.Map;
+
+/** Signal names and numbers (Linux x86_64/aarch64) for --drain-signal and logs. */
+public final class Signals {
+    private Signals() {}
+
+    private static final Map<String, Integer> NUMBERS = Map.ofEntries(
+            Map.entry("HUP", 1), Map.entry("INT", 2), Map.entry("QUIT", 3), Map.entry("KILL", 9),
+            Map.entry("USR1", 10), Map.entry("USR2", 12), Map.entry("TERM", 15), Map.entry("WINCH", 28));
+
+    /** "TERM", "SIGTERM", "term" or "15" to 15. */
+    public static int parse(String text) {
+        String s = text.trim().toUpperCase(Locale.ROOT);
+        if (s.startsWith("SIG")) {
+            s = s.substring(3);
+        }
+        Integer n = NUMBERS.get(s);
+        if (n != null) {
+            return n;
+        }
+        try {
+            int v = Integer.parseInt(s);
+            if (v > 0 && v < 65) {
+                return v;
+            }
+        } catch (NumberFormatException ignored) {
+            // fall through to the error
+        }
+        throw new IllegalArgumentException("unknown signal '" + text + "': expected one of " + String.join(", ", NUMBERS.keySet())
+                + " or a number");
+    }
+
+    public static String name(int signal) {
+        for (Map.Entry<String, Integer> e : NUMBERS.entrySet()) {
+            if (e.getValue() == signal) {
+                return "SIG" + e.getKey();
+            }
+        }
+        return "signal " + signal;
+    }
+}

@@ -1,0 +1,551 @@
+package dev.supervisor.daemon;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.PriorityQueue;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BiFunction;
+import java.util.function.Consumer;
+import java.util.function.Supplier;
+
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+
+import dev.supervisor.protocol.ListenFds;
+import dev.supervisor.protocol.Message;
+import dev.supervisor.protocol.Wire;
+
+/**
+ * The one event loop that owns all state: generations, workers, listeners and timers. Signals,
+ * child exits, notify messages and control requests reach it as events ({@link #post}); nothing
+ * else reads or writes that state, so it needs no lock.
+ *
+ * <p>Invariants, checked after every event by {@link #checkInvariants}:
+ * <ul>
+ * <li>at most one generation is being started by a reload ({@code starting}), and it is STARTING;
+ * <li>at most one generation serves ({@code serving}), READY or (generation 1 only) STARTING;
+ * <li>every other generation still listed is DRAINING or FAILED, waiting for its workers to exit.
+ * </ul>
+ * A reload requested while one runs is merged into one more reload after it, so a storm of
+ * requests never piles up generations.
+ */
+public final class Supervisor {
+    private final Spawner spawner;
+    private final Listeners listeners;
+    private final Supplier<Config> configSource;
+    private final Map<String, String> baseEnv;
+    private final Map<String, String> supervisorEnv;
+    private final Log log;
+    private final BlockingQueue<Runnable> events = new LinkedBlockingQueue<>();
+    private final PriorityQueue<Timer> timers = new PriorityQueue<>();
+    private final long startedNanos = System.nanoTime();
+    private long timerSeq;
+
+    private Config config;
+    private final List<Generation> generations = new ArrayList<>();
+    private Generation serving;
+    private Generation starting;
+    private int lastGeneration;
+    /** Waiting for the reload that runs now. */
+    private List<Consumer<ReloadResult>> reloadWaiters = new ArrayList<>();
+    /** Requests merged into one more reload after the current one; null = none pending. */
+    private List<Consumer<ReloadResult>> pendingReload;
+    private boolean stopping;
+    private boolean finished;
+    private int exitCode = Wire.EXIT_OK;
+
+    /**
+     * @param supervisorEnv variables every worker gets besides LISTEN_* (NOTIFY_SOCKET,
+     *     SUPERVISOR_SOCKET, JDK_JAVA_OPTIONS, ...)
+     */
+    public Supervisor(Spawner spawner, BiFunction<String, Address, Listener> binder, Supplier<Config> configSource,
+            Map<String, String> baseEnv, Map<String, String> supervisorEnv, Log log) {
+        this.spawner = spawner;
+        this.listeners = new Listeners(binder);
+        this.configSource = configSource;
+        this.baseEnv = baseEnv;
+        this.supervisorEnv = supervisorEnv;
+        this.log = log;
+    }
+
+    // ---- entry points; any thread ----
+
+    /** Queues {@code event} to run on the supervisor thread. */
+    public void post(Runnable event) {
+        events.add(event);
+    }
+
+    public void reload(Consumer<ReloadResult> done) {
+        post(() -> requestReload(done));
+    }
+
+    /** Graceful stop; a second call during a graceful stop kills every worker at once. */
+    public void stop() {
+        post(this::requestStop);
+    }
+
+    public void status(Consumer<ObjectNode> answer) {
+        post(() -> answer.accept(statusJson()));
+    }
+
+    /**
+     * An sd_notify datagram from process {@code ancestry[0]} whose parent chain follows, so a
+     * worker's own children (gunicorn's) are attributed to it.
+     */
+    public void notify(long[] ancestry, String message) {
+        post(() -> onNotify(ancestry, message));
+    }
+
+    /** Whether {@code pid} is a live worker of the serving or starting generation. */
+    public void isCurrentWorker(long pid, Consumer<Boolean> answer) {
+        post(() -> {
+            Worker w = findWorker(new long[] {pid});
+            answer.accept(w != null && (w.generation == serving || w.generation == starting) && w.state != Worker.State.EXITED
+                    && w.state != Worker.State.DRAINING);
+        });
+    }
+
+    // ---- the loop ----
+
+    /**
+     * Binds the first config's listeners on the calling thread, so that a port in use is
+     * reported before anything runs.
+     *
+     * @throws ListenerException when a listener cannot be bound
+     */
+    public List<Listener> bind(Config first) {
+        this.config = first;
+        return listeners.acquire(first.listeners);
+    }
+
+    /** Runs generation 1 (with the listeners from {@link #bind}) and the loop until stopped; returns the exit code. */
+    public int run(List<Listener> bound) {
+        post(() -> startFirst(bound));
+        try {
+            while (!finished) {
+                Runnable e;
+                Timer next = nextTimer();
+                if (next == null) {
+                    e = events.take();
+                } else {
+                    e = events.poll(Math.max(0, next.dueNanos - System.nanoTime()), TimeUnit.NANOSECONDS);
+                }
+                if (e != null) {
+                    e.run();
+                }
+                runDueTimers();
+                checkInvariants();
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            exitCode = Wire.EXIT_SOFTWARE;
+        } finally {
+            listeners.closeAll();
+        }
+        return exitCode;
+    }
+
+    private Timer nextTimer() {
+        while (!timers.isEmpty() && timers.peek().cancelled) {
+            timers.poll();
+        }
+        return timers.peek();
+    }
+
+    private void runDueTimers() {
+        long now = System.nanoTime();
+        for (Timer t = nextTimer(); t != null && t.dueNanos - now <= 0; t = nextTimer()) {
+            timers.poll();
+            t.action.run();
+        }
+    }
+
+    private Timer after(Duration d, Runnable action) {
+        Timer t = new Timer(System.nanoTime() + d.toNanos(), timerSeq++, action);
+        timers.add(t);
+        return t;
+    }
+
+    void checkInvariants() {
+        int startingCount = 0;
+        int readyCount = 0;
+        for (Generation g : generations) {
+            if (g.state == Generation.State.STARTING && g != serving) {
+                startingCount++;
+            }
+            if (g.state == Generation.State.READY) {
+                readyCount++;
+            }
+        }
+        if (startingCount > 1 || readyCount > 1 || (starting != null && starting == serving)
+                || (starting != null && starting.state != Generation.State.STARTING)) {
+            throw new IllegalStateException("invariant broken: " + startingCount + " starting, " + readyCount + " ready, " + generations);
+        }
+    }
+
+    // ---- generations ----
+
+    private void startFirst(List<Listener> bound) {
+        Generation g = newGeneration(config, bound);
+        serving = g;
+        log.info("starting " + g + ": " + config.workers + " x " + String.join(" ", config.command));
+        spawnAll(g);
+    }
+
+    private void requestReload(Consumer<ReloadResult> done) {
+        if (stopping) {
+            done.accept(ReloadResult.failed(lastGeneration, "the supervisor is stopping", List.of()));
+        } else if (starting != null) {
+            if (pendingReload == null) {
+                pendingReload = new ArrayList<>();
+                log.info("reload requested while " + starting + " starts: merged into one more reload after it");
+            }
+            pendingReload.add(done);
+        } else {
+            startReload(List.of(done));
+        }
+    }
+
+    private void startReload(List<Consumer<ReloadResult>> waiters) {
+        reloadWaiters.addAll(waiters);
+        log.info("reload requested");
+        Config next;
+        List<Listener> bound;
+        try {
+            next = configSource.get();
+            bound = listeners.acquire(next.listeners);
+        } catch (RuntimeException e) {
+            log.info("reload failed: " + e.getMessage());
+            finishReload(ReloadResult.failed(lastGeneration, e.getMessage(), List.of()));
+            return;
+        }
+        config = next;
+        Generation g = newGeneration(next, bound);
+        starting = g;
+        g.readyTimer = after(next.readyTimeout, () -> {
+            if (g.state == Generation.State.STARTING) {
+                failGeneration(g, g + " was not ready within " + Durations.format(next.readyTimeout), notReadyTail(g));
+            }
+        });
+        log.info("starting " + g + ": " + next.workers + " x " + String.join(" ", next.command));
+        spawnAll(g);
+    }
+
+    private Generation newGeneration(Config c, List<Listener> bound) {
+        Generation g = new Generation(++lastGeneration, c, bound, System.nanoTime());
+        generations.add(g);
+        return g;
+    }
+
+    private void spawnAll(Generation g) {
+        for (int slot = 0; slot < g.slots.length && g.state == Generation.State.STARTING; slot++) {
+            spawnWorker(g, slot, new Backoff());
+        }
+    }
+
+    private void spawnWorker(Generation g, int slot, Backoff backoff) {
+        Worker[] self = new Worker[1];
+        Spawner.Process p;
+        try {
+            // The exit hook fires on another thread; the loop handles it after this event, when self is set.
+            p = spawner.spawn(spec(g, slot), () -> post(() -> onExit(self[0])));
+        } catch (Spawner.SpawnException e) {
+            onSpawnFailure(g, slot, backoff, e.getMessage());
+            return;
+        }
+        Worker w = new Worker(g, slot, p, System.nanoTime(), backoff);
+        self[0] = w;
+        g.slots[slot] = w;
+        g.live.add(w);
+        log.info("started " + w);
+        if (!g.config.ready.isNotify()) {
+            after(g.config.ready.delay(), () -> {
+                if (w.state == Worker.State.STARTING) {
+                    markReady(w);
+                }
+            });
+        }
+    }
+
+    private Spawner.Spec spec(Generation g, int slot) {
+        List<String> names = new ArrayList<>();
+        for (Listener l : g.listeners) {
+            names.add(l.name());
+        }
+        Map<String, String> extra = new LinkedHashMap<>(supervisorEnv);
+        extra.putAll(ListenFds.environment(names));
+        extra.put(Wire.SUPERVISOR_GENERATION, Integer.toString(g.number));
+        extra.put(Wire.SUPERVISOR_WORKER, Integer.toString(slot));
+        extra.putAll(g.config.env);
+        String opts = supervisorEnv.get(Wire.JDK_JAVA_OPTIONS);
+        if (opts != null) {
+            String own = baseEnv.get(Wire.JDK_JAVA_OPTIONS);
+            extra.put(Wire.JDK_JAVA_OPTIONS, own == null || own.isBlank() ? opts : own + " " + opts);
+        }
+        int stdin = g.config.stdinListener == null ? -1 : names.indexOf(g.config.stdinListener);
+        return new Spawner.Spec(g.config.command, PosixSpawner.workerEnvironment(baseEnv, extra), g.listeners, stdin, g.number, slot);
+    }
+
+    private void onSpawnFailure(Generation g, int slot, Backoff backoff, String message) {
+        log.info(g + " worker " + slot + ": " + message);
+        if (g == starting) {
+            failGeneration(g, message, List.of());
+        } else if (g == serving && !stopping) {
+            scheduleRestart(g, slot, backoff, Duration.ZERO);
+        }
+    }
+
+    private void markReady(Worker w) {
+        w.state = Worker.State.READY;
+        Generation g = w.generation;
+        if (g.state == Generation.State.STARTING && g.allReady()) {
+            promote(g);
+        }
+    }
+
+    /** {@code g} is ready: it serves from now on and the one before it drains. */
+    private void promote(Generation g) {
+        g.state = Generation.State.READY;
+        g.readyNanos = System.nanoTime();
+        if (g.readyTimer != null) {
+            g.readyTimer.cancel();
+        }
+        long ms = (g.readyNanos - g.startedNanos) / 1_000_000;
+        Generation old = serving;
+        serving = g;
+        if (g == starting) {
+            starting = null;
+        }
+        if (old != null && old != g) {
+            log.info(g + " ready in " + ms + " ms; draining " + old);
+            drain(old);
+        } else {
+            log.info(g + " ready in " + ms + " ms");
+        }
+        finishReload(ReloadResult.ok(g.number));
+    }
+
+    /** Answers everyone waiting for the reload that just ended, then runs the merged one, if any. */
+    private void finishReload(ReloadResult result) {
+        List<Consumer<ReloadResult>> waiters = reloadWaiters;
+        reloadWaiters = new ArrayList<>();
+        for (Consumer<ReloadResult> w : waiters) {
+            w.accept(result);
+        }
+        if (pendingReload != null && !stopping) {
+            List<Consumer<ReloadResult>> next = pendingReload;
+            pendingReload = null;
+            startReload(next);
+        }
+    }
+
+    private void drain(Generation g) {
+        g.state = Generation.State.DRAINING;
+        for (Worker w : g.live) {
+            if (w.state != Worker.State.EXITED) {
+                w.state = Worker.State.DRAINING;
+                w.process.signal(g.config.drainSignal);
+            }
+        }
+        g.drainTimer = after(g.config.drainTimeout, () -> {
+            for (Worker w : g.live) {
+                log.info(w + " still running " + Durations.format(g.config.drainTimeout) + " after the drain signal: killing it");
+                w.process.killGroup();
+            }
+        });
+        exitIfDone(g);
+    }
+
+    /** The new generation did not come up: kill it, leave the serving one untouched. */
+    private void failGeneration(Generation g, String reason, List<String> stderr) {
+        g.state = Generation.State.FAILED;
+        if (g.readyTimer != null) {
+            g.readyTimer.cancel();
+        }
+        if (starting == g) {
+            starting = null;
+        }
+        for (Worker w : g.live) {
+            w.process.killGroup();
+        }
+        log.info("reload failed: " + reason + (serving != null ? "; " + serving + " keeps serving" : ""));
+        for (String line : stderr) {
+            log.info("  | " + line);
+        }
+        exitIfDone(g);
+        finishReload(ReloadResult.failed(g.number, reason, stderr));
+    }
+
+    private List<String> notReadyTail(Generation g) {
+        for (Worker w : g.slots) {
+            if (w != null && w.state == Worker.State.STARTING) {
+                return w.process.stderrTail();
+            }
+        }
+        return List.of();
+    }
+
+    // ---- worker exits ----
+
+    /** The spawner saw the worker exit. */
+    private void onExit(Worker w) {
+        if (w.state == Worker.State.EXITED) {
+            return;
+        }
+        int status = w.process.reap();
+        Worker.State was = w.state;
+        w.state = Worker.State.EXITED;
+        Generation g = w.generation;
+        g.live.remove(w);
+        Duration served = Duration.ofNanos(System.nanoTime() - w.startedNanos);
+        log.info(w + " " + ExitStatus.describe(status) + (was == Worker.State.DRAINING ? " (drained)" : ""));
+        if (g == starting) {
+            failGeneration(g, w + " " + ExitStatus.describe(status) + " before it was ready", w.process.stderrTail());
+        } else if (g == serving && !stopping && g.slots[w.slot] == w) {
+            scheduleRestart(g, w.slot, w.backoff, served);
+        }
+        exitIfDone(g);
+    }
+
+    private void scheduleRestart(Generation g, int slot, Backoff backoff, Duration served) {
+        Duration delay = backoff.next(served);
+        log.info("restarting " + g + " worker " + slot + " in " + delay.toMillis() + " ms");
+        after(delay, () -> {
+            if (g == serving && !stopping && (g.slots[slot] == null || g.slots[slot].state == Worker.State.EXITED)) {
+                int restarts = g.slots[slot] == null ? 0 : g.slots[slot].restarts + 1;
+                spawnWorker(g, slot, backoff);
+                if (g.slots[slot] != null) {
+                    g.slots[slot].restarts = restarts;
+                }
+            }
+        });
+    }
+
+    private void exitIfDone(Generation g) {
+        boolean over = g.live.isEmpty() && (g.state == Generation.State.DRAINING || g.state == Generation.State.FAILED);
+        if (over) {
+            g.state = Generation.State.EXITED;
+            if (g.drainTimer != null) {
+                g.drainTimer.cancel();
+            }
+            generations.remove(g);
+            if (g == serving) {
+                serving = null;
+            }
+            for (Listener l : listeners.release(g.listeners, config.listeners)) {
+                log.info("closed listener " + l + ": no generation uses it");
+            }
+            log.info(g + " exited");
+        }
+        if (stopping && generations.isEmpty()) {
+            log.info("stopped");
+            finished = true;
+        }
+    }
+
+    // ---- stop ----
+
+    private void requestStop() {
+        if (stopping) {
+            log.info("second stop request: killing every worker");
+            for (Generation g : generations) {
+                for (Worker w : g.live) {
+                    w.process.killGroup();
+                }
+            }
+            return;
+        }
+        stopping = true;
+        log.info("stopping: draining every generation");
+        if (pendingReload != null) {
+            pendingReload.forEach(w -> w.accept(ReloadResult.failed(lastGeneration, "the supervisor is stopping", List.of())));
+            pendingReload = null;
+        }
+        if (starting != null) {
+            failGeneration(starting, "the supervisor is stopping", List.of());
+        }
+        for (Generation g : new ArrayList<>(generations)) {
+            if (g.state == Generation.State.STARTING || g.state == Generation.State.READY) {
+                drain(g);
+            }
+        }
+        if (generations.isEmpty()) {
+            finished = true;
+        }
+    }
+
+    // ---- notify ----
+
+    private void onNotify(long[] ancestry, String message) {
+        Worker w = findWorker(ancestry);
+        if (w == null) {
+            return;
+        }
+        for (String line : message.split("\n")) {
+            if (line.equals(Wire.READY)) {
+                if (w.state == Worker.State.STARTING && w.generation.config.ready.isNotify()) {
+                    markReady(w);
+                }
+            } else if (line.startsWith(Wire.STATUS_PREFIX)) {
+                w.status = line.substring(Wire.STATUS_PREFIX.length());
+            } else if (line.equals(Wire.STOPPING)) {
+                w.stopping = true;
+            }
+        }
+    }
+
+    private Worker findWorker(long[] ancestry) {
+        for (long pid : ancestry) {
+            for (Generation g : generations) {
+                for (Worker w : g.live) {
+                    if (w.pid() == pid) {
+                        return w;
+                    }
+                }
+            }
+        }
+        return null;
+    }
+
+    // ---- status ----
+
+    private ObjectNode statusJson() {
+        long now = System.nanoTime();
+        ObjectNode s = Message.json().createObjectNode();
+        s.put("pid", ProcessHandle.current().pid());
+        s.put("uptime_ms", (now - startedNanos) / 1_000_000);
+        s.put("serving", serving == null ? 0 : serving.number);
+        s.put("reloading", starting != null);
+        s.put("stopping", stopping);
+        ArrayNode ls = s.putArray("listeners");
+        for (Listener l : listeners.all()) {
+            ls.addObject().put("name", l.name()).put("address", l.address().toString()).put("bound", l.bound());
+        }
+        ArrayNode gs = s.putArray("generations");
+        for (Generation g : generations) {
+            ObjectNode gj = gs.addObject();
+            gj.put("generation", g.number);
+            gj.put("state", g.state.name());
+            gj.put("age_ms", (now - g.startedNanos) / 1_000_000);
+            gj.put("command", String.join(" ", g.config.command));
+            ArrayNode ws = gj.putArray("workers");
+            for (Worker w : g.live) {
+                ObjectNode wj = ws.addObject();
+                wj.put("worker", w.slot);
+                wj.put("pid", w.pid());
+                wj.put("state", w.state.name());
+                wj.put("age_ms", (now - w.startedNanos) / 1_000_000);
+                wj.put("restarts", w.restarts);
+                if (w.status != null) {
+                    wj.put("status", w.status);
+                }
+            }
+        }
+        return s;
+    }
+}
