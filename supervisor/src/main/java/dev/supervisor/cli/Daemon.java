@@ -13,10 +13,13 @@ import dev.supervisor.daemon.Listener;
 import dev.supervisor.daemon.ListenerException;
 import dev.supervisor.daemon.Log;
 import dev.supervisor.daemon.NotifySocket;
+import dev.supervisor.daemon.Posix;
 import dev.supervisor.daemon.PosixSpawner;
 import dev.supervisor.daemon.ReloadResult;
 import dev.supervisor.daemon.Supervisor;
 import dev.supervisor.daemon.Sockets;
+import dev.supervisor.daemon.SystemdNotifier;
+import dev.supervisor.protocol.ListenFds;
 import dev.supervisor.protocol.Wire;
 import sun.misc.Signal;
 
@@ -54,8 +57,15 @@ final class Daemon {
         workerEnv.put(Wire.SUPERVISOR_SOCKET, controlPath.toString());
         workerEnv.put(Wire.JDK_JAVA_OPTIONS, JAVA_WORKER_OPTIONS);
 
-        Supervisor supervisor = new Supervisor(new PosixSpawner(), Sockets::bind, () -> Config.load(options.config, flags), System.getenv(),
-                workerEnv, log);
+        Map<String, Integer> inherited = inheritedListeners();
+        Supervisor supervisor = new Supervisor(new PosixSpawner(), (name, address) -> {
+            Integer fd = inherited.remove(name);
+            return fd == null ? Sockets.bind(name, address) : Sockets.inherited(name, address, fd);
+        }, () -> Config.load(options.config, flags), System.getenv(), workerEnv, log);
+        SystemdNotifier manager = SystemdNotifier.of(System.getenv(Wire.NOTIFY_SOCKET));
+        if (manager != null) {
+            supervisor.reportTo(manager::send);
+        }
         List<Listener> bound;
         try {
             bound = supervisor.bind(config);
@@ -64,7 +74,7 @@ final class Daemon {
             return e.unavailable() ? Wire.EXIT_UNAVAILABLE : Wire.EXIT_USAGE;
         }
         for (Listener l : bound) {
-            log.info("listening " + l.name() + "=" + l.bound());
+            log.info("listening " + l.name() + "=" + l.bound() + (l.inherited() ? " (inherited)" : ""));
         }
         ControlServer control;
         NotifySocket notify;
@@ -88,6 +98,29 @@ final class Daemon {
         } finally {
             deletePidFile();
         }
+    }
+
+    /**
+     * Sockets our own parent passed us (a systemd .socket unit binding port 80 as root), by name;
+     * a --listen of the same name uses the inherited socket instead of binding.
+     */
+    private Map<String, Integer> inheritedListeners() {
+        Map<String, Integer> byName = new LinkedHashMap<>();
+        ListenFds fds;
+        try {
+            fds = ListenFds.parse(System.getenv(), ProcessHandle.current().pid());
+        } catch (IllegalArgumentException e) {
+            log.info("ignoring the LISTEN_FDS we were given: " + e.getMessage());
+            return byName;
+        }
+        if (fds != null) {
+            for (int i = 0; i < fds.count(); i++) {
+                int fd = Wire.LISTEN_FDS_START + i;
+                Posix.setCloexec(fd);
+                byName.putIfAbsent(fds.names().get(i), fd);
+            }
+        }
+        return byName;
     }
 
     private void logReload(ReloadResult r) {

@@ -14,15 +14,26 @@ public final class Listener {
     private final Address address;
     private final int fd;
     private final String bound;
+    /** Passed in by our own parent (systemd): its socket file is not ours to remove. */
+    private final boolean inherited;
     private final AtomicBoolean closed = new AtomicBoolean();
     /** Generations that use this listener; only the supervisor thread touches it. */
     int users;
 
     Listener(String name, Address address, int fd, String bound) {
+        this(name, address, fd, bound, false);
+    }
+
+    Listener(String name, Address address, int fd, String bound, boolean inherited) {
         this.name = name;
         this.address = address;
         this.fd = fd;
         this.bound = bound;
+        this.inherited = inherited;
+    }
+
+    public boolean inherited() {
+        return inherited;
     }
 
     public String name() { return name; }
@@ -39,7 +50,7 @@ public final class Listener {
     public void close() {
         if (closed.compareAndSet(false, true)) {
             Posix.close(fd);
-            if (address.kind() == Address.Kind.UNIX) {
+            if (address.kind() == Address.Kind.UNIX && !inherited) {
                 try {
                     Files.deleteIfExists(Path.of(address.path()));
                 } catch (IOException ignored) {

@@ -1,8 +1,6 @@
 package dev.supervisor.daemon;
 
 import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -47,9 +45,7 @@ public final class NotifySocket implements AutoCloseable {
         Posix.LibC c = Posix.libc();
         int fd = Posix.check(c.socket(Posix.AF_UNIX, Posix.SOCK_DGRAM | Posix.SOCK_CLOEXEC, 0), "socket(AF_UNIX, SOCK_DGRAM)");
         try {
-            byte[] p = path.toString().getBytes(StandardCharsets.UTF_8);
-            byte[] sa = new byte[2 + p.length + 1];
-            ByteBuffer.wrap(sa).order(ByteOrder.nativeOrder()).putShort((short) Posix.AF_UNIX).put(p);
+            byte[] sa = Posix.sockaddrUnix(path.toString());
             Posix.check(c.bind(fd, sa, sa.length), "bind(" + path + ")");
             Posix.check(c.setsockopt(fd, Posix.SOL_SOCKET, Posix.SO_PASSCRED, new int[] {1}, 4), "setsockopt(" + path + ", SO_PASSCRED)");
             return new NotifySocket(fd, path);

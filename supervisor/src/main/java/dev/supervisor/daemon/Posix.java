@@ -54,6 +54,7 @@ public final class Posix {
         int listen(int fd, int backlog);
         int getsockname(int fd, @Out byte[] addr, IntByReference len);
         long recvmsg(int fd, Pointer msg, int flags);
+        long sendto(int fd, @In byte[] buf, long len, int flags, @In byte[] addr, int addrlen);
         int shutdown(int fd, int how);
         int poll(Pointer fds, long nfds, int timeout);
 
@@ -149,6 +150,23 @@ public final class Posix {
         check(Holder.LIBC.getsockopt(fd, SOL_SOCKET, SO_PEERCRED, ucred, len), "getsockopt(" + fd + ", SO_PEERCRED)");
         ByteBuffer b = ByteBuffer.wrap(ucred).order(ByteOrder.nativeOrder());
         return new int[] {b.getInt(0), b.getInt(4), b.getInt(8)};
+    }
+
+    /** A sockaddr_un for {@code path}; a leading '@' names the abstract namespace, as systemd does. */
+    public static byte[] sockaddrUnix(String path) {
+        byte[] p = path.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        boolean abstractName = p.length > 0 && p[0] == '@';
+        byte[] sa = new byte[2 + p.length + (abstractName ? 0 : 1)];
+        ByteBuffer.wrap(sa).order(ByteOrder.nativeOrder()).putShort((short) AF_UNIX).put(p);
+        if (abstractName) {
+            sa[2] = 0;
+        }
+        return sa;
+    }
+
+    /** Makes an inherited fd FD_CLOEXEC, so that only dups of it reach workers. */
+    public static void setCloexec(int fd) {
+        check(Holder.LIBC.fcntl(fd, F_SETFD, FD_CLOEXEC), "fcntl(" + fd + ", F_SETFD, FD_CLOEXEC)");
     }
 
     public static Pointer allocate(int bytes) {

@@ -9,7 +9,6 @@ import java.net.UnknownHostException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.SocketChannel;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
@@ -75,9 +74,7 @@ public final class Sockets {
             throw new ListenerException("socket(AF_UNIX) for " + name + "=" + a + " failed: " + Posix.describe(Posix.errno()), true);
         }
         try {
-            byte[] p = a.path().getBytes(StandardCharsets.UTF_8);
-            byte[] sa = new byte[2 + p.length + 1];
-            ByteBuffer.wrap(sa).order(ByteOrder.nativeOrder()).putShort((short) Posix.AF_UNIX).put(p);
+            byte[] sa = Posix.sockaddrUnix(a.path());
             bindAndListen(fd, sa, a, Posix.SOCK_STREAM);
             return new Listener(name, a, fd, a.toString());
         } catch (RuntimeException e) {
@@ -138,13 +135,31 @@ public final class Sockets {
         return b.array();
     }
 
-    /** "127.0.0.1:8080" or "[::]:8080" as getsockname(2) says. */
+    /**
+     * A listener passed to us by our own parent (systemd's .socket unit) under {@code name}: used
+     * as it is, never bound again. {@code fd} becomes FD_CLOEXEC and the listener's own.
+     */
+    public static Listener inherited(String name, Address configured, int fd) {
+        Posix.setCloexec(fd);
+        String local = localAddress(fd);
+        String bound = local.startsWith("unix:") ? local : configured.kind() == Address.Kind.UDP ? "udp://" + local : "tcp://" + local;
+        return new Listener(name, configured, fd, bound, true);
+    }
+
+    /** "127.0.0.1:8080", "[::]:8080" or "unix:/path" as getsockname(2) says. */
     static String localAddress(int fd) {
         byte[] sa = new byte[128];
         IntByReference len = new IntByReference(sa.length);
         Posix.check(Posix.libc().getsockname(fd, sa, len), "getsockname(" + fd + ")");
         ByteBuffer b = ByteBuffer.wrap(sa).order(ByteOrder.nativeOrder());
         int family = b.getShort(0);
+        if (family == Posix.AF_UNIX) {
+            int end = 2;
+            while (end < len.intValue() && sa[end] != 0) {
+                end++;
+            }
+            return "unix:" + new String(sa, 2, end - 2, java.nio.charset.StandardCharsets.UTF_8);
+        }
         int port = Short.toUnsignedInt(b.order(ByteOrder.BIG_ENDIAN).getShort(2));
         try {
             if (family == Posix.AF_INET) {

@@ -41,6 +41,8 @@ public final class Supervisor {
     private final Map<String, String> baseEnv;
     private final Map<String, String> supervisorEnv;
     private final Log log;
+    /** sd_notify states for our own service manager (see {@link SystemdNotifier}). */
+    private Consumer<String> manager = state -> {};
     private final BlockingQueue<Runnable> events = new LinkedBlockingQueue<>();
     private final PriorityQueue<Timer> timers = new PriorityQueue<>();
     private final long startedNanos = System.nanoTime();
@@ -71,6 +73,11 @@ public final class Supervisor {
         this.baseEnv = baseEnv;
         this.supervisorEnv = supervisorEnv;
         this.log = log;
+    }
+
+    /** Where READY=1, RELOADING=1, STOPPING=1 and STATUS= for our own service manager go; call before {@link #run}. */
+    public void reportTo(Consumer<String> serviceManager) {
+        this.manager = serviceManager;
     }
 
     // ---- entry points; any thread ----
@@ -214,6 +221,7 @@ public final class Supervisor {
     private void startReload(List<Consumer<ReloadResult>> waiters) {
         reloadWaiters.addAll(waiters);
         log.info("reload requested");
+        manager.accept(Wire.RELOADING + "\n" + SystemdNotifier.monotonicUsec());
         Config next;
         List<Listener> bound;
         try {
@@ -336,6 +344,9 @@ public final class Supervisor {
         reloadWaiters = new ArrayList<>();
         for (Consumer<ReloadResult> w : waiters) {
             w.accept(result);
+        }
+        if (!stopping && serving != null) {
+            manager.accept(Wire.READY + "\n" + Wire.STATUS_PREFIX + "serving generation " + serving.number);
         }
         if (pendingReload != null && !stopping) {
             List<Consumer<ReloadResult>> next = pendingReload;
@@ -462,6 +473,7 @@ public final class Supervisor {
         }
         stopping = true;
         log.info("stopping: draining every generation");
+        manager.accept(Wire.STOPPING);
         if (pendingReload != null) {
             pendingReload.forEach(w -> w.accept(ReloadResult.failed(lastGeneration, "the supervisor is stopping", List.of())));
             pendingReload = null;
