@@ -15,6 +15,7 @@ import dev.supervisor.daemon.Log;
 import dev.supervisor.daemon.NotifySocket;
 import dev.supervisor.daemon.Posix;
 import dev.supervisor.daemon.PosixSpawner;
+import dev.supervisor.daemon.ProcessWrapper;
 import dev.supervisor.daemon.ReloadResult;
 import dev.supervisor.daemon.Supervisor;
 import dev.supervisor.daemon.Sockets;
@@ -39,9 +40,11 @@ final class Daemon {
 
     int run() {
         Config config;
+        List<String> wrapper;
         try {
             config = Config.load(options.config, flags);
             checkCommand(config.command.get(0));
+            wrapper = ProcessWrapper.build(options.user, log);
         } catch (IllegalArgumentException e) {
             System.err.println("supervisor: " + e.getMessage());
             return Wire.EXIT_USAGE;
@@ -58,7 +61,7 @@ final class Daemon {
         workerEnv.put(Wire.JDK_JAVA_OPTIONS, JAVA_WORKER_OPTIONS);
 
         Map<String, Integer> inherited = inheritedListeners();
-        Supervisor supervisor = new Supervisor(new PosixSpawner(), (name, address) -> {
+        Supervisor supervisor = new Supervisor(new PosixSpawner(wrapper), (name, address) -> {
             Integer fd = inherited.remove(name);
             return fd == null ? Sockets.bind(name, address) : Sockets.inherited(name, address, fd);
         }, () -> Config.load(options.config, flags), System.getenv(), workerEnv, log);

@@ -39,6 +39,9 @@ public final class RunOptions {
     @Option(names = "--pid-file", paramLabel = "PATH", description = "write the supervisor's pid here")
     Path pidFile;
 
+    @Option(names = "--user", paramLabel = "USER[:GROUP]", description = "workers run as this user (the supervisor binds first, as root)")
+    String user;
+
     @Option(names = "--stdin-listener", paramLabel = "NAME", description = "also place listener NAME on the worker's fd 0 (inetd style)")
     String stdinListener;
 

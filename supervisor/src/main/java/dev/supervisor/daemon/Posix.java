@@ -58,6 +58,8 @@ public final class Posix {
         int shutdown(int fd, int how);
         int poll(Pointer fds, long nfds, int timeout);
 
+        Pointer getpwnam(String name);
+        Pointer getgrnam(String name);
         String strerror(int errnum);
         int getuid();
         int getpid();
@@ -162,6 +164,18 @@ public final class Posix {
             sa[2] = 0;
         }
         return sa;
+    }
+
+    /** {uid, gid} of user {@code name}, or null when there is no such user. */
+    public static int[] user(String name) {
+        Pointer pw = Holder.LIBC.getpwnam(name);
+        return pw == null ? null : new int[] {pw.getInt(16), pw.getInt(20)};
+    }
+
+    /** The gid of group {@code name}, or -1 when there is no such group. */
+    public static int group(String name) {
+        Pointer gr = Holder.LIBC.getgrnam(name);
+        return gr == null ? -1 : gr.getInt(16);
     }
 
     /** Makes an inherited fd FD_CLOEXEC, so that only dups of it reach workers. */

@@ -21,6 +21,12 @@ public final class PosixSpawner implements Spawner {
     static final String SHIM = "LISTEN_PID=$$; export LISTEN_PID; exec \"$0\" \"$@\"";
 
     private final OutputPump pump = OutputPump.start();
+    /** Runs before COMMAND in the same process (setpriv: parent-death signal, --user); may be empty. */
+    private final List<String> wrapper;
+
+    public PosixSpawner(List<String> wrapper) {
+        this.wrapper = List.copyOf(wrapper);
+    }
 
     @Override
     public Process spawn(Spec spec, Runnable onExit) {
@@ -42,6 +48,7 @@ public final class PosixSpawner implements Spawner {
             fds[1] = out[1];
             fds[2] = err[1];
             List<String> argv = new ArrayList<>(List.of("/bin/sh", "-c", SHIM));
+            argv.addAll(wrapper);
             argv.addAll(spec.command);
             int pid;
             try {
