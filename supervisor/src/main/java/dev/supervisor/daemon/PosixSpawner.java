@@ -6,6 +6,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 
 import dev.supervisor.protocol.Wire;
 
@@ -24,8 +26,12 @@ public final class PosixSpawner implements Spawner {
     /** Runs before COMMAND in the same process (setpriv: parent-death signal, --user); may be empty. */
     private final List<String> wrapper;
 
+    /** Workers not reaped yet, for the {@link OrphanReaper} to leave alone. */
+    private final Set<Integer> unreaped = ConcurrentHashMap.newKeySet();
+
     public PosixSpawner(List<String> wrapper) {
         this.wrapper = List.copyOf(wrapper);
+        OrphanReaper.startIfInit(unreaped::contains);
     }
 
     @Override
@@ -56,6 +62,7 @@ public final class PosixSpawner implements Spawner {
             } catch (NativeException e) {
                 throw new SpawnException("cannot start " + spec.command.get(0) + ": " + e.getMessage());
             }
+            unreaped.add(pid);
             String prefix = "[" + spec.generation + "." + spec.slot + " " + pid + "] ";
             OutputPump.Stream stderr = new OutputPump.Stream(err[0], prefix, System.err, new ArrayDeque<>());
             pump.add(new OutputPump.Stream(out[0], prefix, System.out, null));
@@ -68,7 +75,7 @@ public final class PosixSpawner implements Spawner {
             } else {
                 onExit.run();
             }
-            return new PosixProcess(pid, stderr);
+            return new PosixProcess(pid, stderr, unreaped);
         } finally {
             for (int fd : parentCopies) {
                 Posix.close(fd);
@@ -101,10 +108,12 @@ public final class PosixSpawner implements Spawner {
     private static final class PosixProcess implements Process {
         private final int pid;
         private final OutputPump.Stream stderr;
+        private final Set<Integer> unreaped;
 
-        PosixProcess(int pid, OutputPump.Stream stderr) {
+        PosixProcess(int pid, OutputPump.Stream stderr, Set<Integer> unreaped) {
             this.pid = pid;
             this.stderr = stderr;
+            this.unreaped = unreaped;
         }
 
         @Override
@@ -125,7 +134,9 @@ public final class PosixSpawner implements Spawner {
 
         @Override
         public int reap() {
-            return Posix.reap(pid);
+            int status = Posix.reap(pid);
+            unreaped.remove(pid);
+            return status;
         }
 
         @Override
