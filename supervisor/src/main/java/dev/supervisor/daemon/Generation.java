@@ -19,7 +19,11 @@ final class Generation {
     final List<Worker> live = new ArrayList<>();
     final long startedNanos;
     State state = State.STARTING;
+    /** When the reload that made this generation was taken up (= startedNanos for generation 1). */
+    long requestedNanos;
     long readyNanos;
+    /** Reload time the workers did not account for: request to drain, minus the slowest worker's start-to-ready. */
+    long overheadNanos = -1;
     Timer readyTimer;
     Timer drainTimer;
 
@@ -29,6 +33,7 @@ final class Generation {
         this.listeners = listeners;
         this.slots = new Worker[config.workers];
         this.startedNanos = startedNanos;
+        this.requestedNanos = startedNanos;
     }
 
     boolean allReady() {

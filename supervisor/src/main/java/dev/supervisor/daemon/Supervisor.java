@@ -219,6 +219,7 @@ public final class Supervisor {
     }
 
     private void startReload(List<Consumer<ReloadResult>> waiters) {
+        long requested = System.nanoTime();
         reloadWaiters.addAll(waiters);
         log.info("reload requested");
         manager.accept(Wire.RELOADING + "\n" + SystemdNotifier.monotonicUsec());
@@ -234,6 +235,7 @@ public final class Supervisor {
         }
         config = next;
         Generation g = newGeneration(next, bound);
+        g.requestedNanos = requested;
         starting = g;
         g.readyTimer = after(next.readyTimeout, () -> {
             if (g.state == Generation.State.STARTING) {
@@ -310,6 +312,7 @@ public final class Supervisor {
 
     private void markReady(Worker w) {
         w.state = Worker.State.READY;
+        w.readyNanos = System.nanoTime();
         Generation g = w.generation;
         if (g.state == Generation.State.STARTING && g.allReady()) {
             promote(g);
@@ -323,17 +326,24 @@ public final class Supervisor {
         if (g.readyTimer != null) {
             g.readyTimer.cancel();
         }
-        long ms = (g.readyNanos - g.startedNanos) / 1_000_000;
+        long slowestWorker = 0;
+        for (Worker w : g.slots) {
+            slowestWorker = Math.max(slowestWorker, w.readyNanos - w.startedNanos);
+        }
+        long total = g.readyNanos - g.requestedNanos;
+        g.overheadNanos = Math.max(0, total - slowestWorker);
+        String timing = " ready in " + total / 1_000_000 + " ms (slowest worker " + slowestWorker / 1_000_000 + " ms, supervisor "
+                + String.format("%.2f", g.overheadNanos / 1e6) + " ms)";
         Generation old = serving;
         serving = g;
         if (g == starting) {
             starting = null;
         }
         if (old != null && old != g) {
-            log.info(g + " ready in " + ms + " ms; draining " + old);
             drain(old);
+            log.info(g + timing + "; draining " + old);
         } else {
-            log.info(g + " ready in " + ms + " ms");
+            log.info(g + timing);
         }
         finishReload(ReloadResult.ok(g.number));
     }
@@ -545,6 +555,11 @@ public final class Supervisor {
             gj.put("state", g.state.name());
             gj.put("age_ms", (now - g.startedNanos) / 1_000_000);
             gj.put("command", String.join(" ", g.config.command));
+            gj.put("requested_ms", (g.requestedNanos - startedNanos) / 1_000_000);
+            if (g.readyNanos != 0) {
+                gj.put("ready_ms", (g.readyNanos - startedNanos) / 1_000_000);
+                gj.put("overhead_us", g.overheadNanos / 1000);
+            }
             ArrayNode ws = gj.putArray("workers");
             for (Worker w : g.live) {
                 ObjectNode wj = ws.addObject();

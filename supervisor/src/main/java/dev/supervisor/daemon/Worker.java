@@ -10,6 +10,7 @@ final class Worker {
     final long startedNanos;
     final Backoff backoff;
     State state = State.STARTING;
+    long readyNanos;
     /** Last STATUS= the worker sent over NOTIFY_SOCKET. */
     String status;
     boolean stopping;
