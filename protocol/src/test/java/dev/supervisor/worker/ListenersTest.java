@@ -92,11 +92,12 @@ class ListenersTest {
     }
 
     @Test
-    void refusalBySupervisorIsReported(@TempDir Path dir) {
+    void refusalBySupervisorIsReported(@TempDir Path dir) throws Exception {
         String path = dir.resolve("control.sock").toString();
         String answer = Message.error("pid 4242 is not a worker of this supervisor").toString();
         try (FakeSupervisor supervisor = new FakeSupervisor(path, answer, new int[0])) {
             Listeners l = Listeners.fromEnvironment(Map.of(Wire.SUPERVISOR_SOCKET, path), PID);
+            assertEquals(Message.request(Message.LISTENERS), supervisor.request().get(10, TimeUnit.SECONDS));
             assertEquals("no listener named 'http': this process got no listeners: LISTEN_FDS is not set (start it under supervisor run "
                     + "or systemd socket activation), and asking the supervisor at " + path + " (SUPERVISOR_SOCKET) was refused: "
                     + "pid 4242 is not a worker of this supervisor", message(l, "http"));
@@ -104,12 +105,13 @@ class ListenersTest {
     }
 
     @Test
-    void namesAndFdsThatDoNotMatchAreRefusedAndClosed(@TempDir Path dir) {
+    void namesAndFdsThatDoNotMatchAreRefused(@TempDir Path dir) throws Exception {
         String path = dir.resolve("control.sock").toString();
         int listener = RawSockets.tcpListener("127.0.0.1");
         String answer = Message.answer(true).set(Message.NAMES, Message.json().valueToTree(List.of("http", "dns"))).toString();
         try (FakeSupervisor supervisor = new FakeSupervisor(path, answer, new int[] {listener})) {
             Listeners l = Listeners.fromEnvironment(Map.of(Wire.SUPERVISOR_SOCKET, path), PID);
+            assertEquals(Message.request(Message.LISTENERS), supervisor.request().get(10, TimeUnit.SECONDS));
             assertEquals("this process got no listeners: LISTEN_FDS is not set (start it under supervisor run or systemd socket "
                     + "activation), and asking the supervisor at " + path + " (SUPERVISOR_SOCKET) got 2 names and 1 fds",
                     assertThrows(IllegalStateException.class, l::names).getMessage());
