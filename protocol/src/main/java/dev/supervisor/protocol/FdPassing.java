@@ -34,6 +34,11 @@ public final class FdPassing {
     /**
      * Connects to the Unix socket at {@code path}, sends {@code request} and returns the answer
      * line with its fds. Blocks until the answer is complete.
+     *
+     * @param path the socket's path, or '@' and an abstract name
+     * @param request one line, without its newline
+     * @return the answer and the fds that came with it, which the caller now owns
+     * @throws IOException naming the call that failed
      */
     public static Received request(String path, String request) throws IOException {
         Libc.Calls c = Libc.calls();
@@ -58,7 +63,15 @@ public final class FdPassing {
         }
     }
 
-    /** Sends {@code line} and a newline on {@code socket}, with {@code fds} attached. */
+    /**
+     * Sends {@code line} and a newline on {@code socket}, with {@code fds} attached. The fds stay
+     * open here: the receiver gets its own copies.
+     *
+     * @param socket a connected Unix stream socket
+     * @param line one line, without its newline
+     * @param fds the fds to attach, in the order the receiver will get them
+     * @throws IOException naming the call that failed
+     */
     public static void send(int socket, String line, int[] fds) throws IOException {
         byte[] bytes = (line + "\n").getBytes(StandardCharsets.UTF_8);
         int messages = Math.max(1, (fds.length + Wire.SCM_MAX_FD - 1) / Wire.SCM_MAX_FD);
@@ -84,6 +97,8 @@ public final class FdPassing {
     /**
      * Reads one line from {@code socket} and every fd that arrives with it.
      *
+     * @param socket a connected Unix stream socket
+     * @return the line without its newline, and the fds, which the caller now owns
      * @throws IOException when the peer closes before the newline, the line exceeds
      *     {@link Wire#MAX_REQUEST_BYTES}, or fds were cut off (then none are kept open)
      */

@@ -75,6 +75,7 @@ public final class Libc {
         return Holder.CALLS;
     }
 
+    /** The jnr-ffi runtime of the binding, for native memory. */
     public static Runtime runtime() {
         calls();
         return Holder.RUNTIME;
@@ -94,13 +95,10 @@ public final class Libc {
 
     /** An IOException for the call that just failed on this thread: "connect(/x) failed: ENOENT (...)". */
     public static IOException failure(String call) {
-        return failure(call, errno());
+        return new IOException(call + " failed: " + describe(errno()));
     }
 
-    public static IOException failure(String call, int errno) {
-        return new IOException(call + " failed: " + describe(errno));
-    }
-
+    /** close(2), for an fd whose owner is done with it; there is nothing to do if it fails. */
     public static void close(int fd) {
         calls().close(fd);
     }

@@ -48,6 +48,8 @@ public final class Activation {
      * The stream listener called {@code name} (TCP or AF_UNIX), as the JDK's own channel. Every
      * call with the same name returns the same channel.
      *
+     * @param name the listener's name, as in LISTEN_FDNAMES ({@code --listen NAME=ADDRESS})
+     * @return the listener, in the blocking mode it has (shared with the other processes)
      * @throws IllegalStateException when there is no such listener (the message lists the ones
      *     there are and how this process was started), when it is not a stream listener, or when
      *     the JVM does not let the library in (the message names the flag to add)
@@ -60,6 +62,8 @@ public final class Activation {
      * The UDP socket called {@code name}, as the JDK's own channel. Every call with the same name
      * returns the same channel.
      *
+     * @param name the listener's name, as in LISTEN_FDNAMES ({@code --listen NAME=udp://...})
+     * @return the socket, in the blocking mode it has (shared with the other processes)
      * @throws IllegalStateException as {@link #serverSocket}, or when it is not a UDP socket
      */
     public static DatagramChannel datagram(String name) {
@@ -67,8 +71,9 @@ public final class Activation {
     }
 
     /**
-     * The names of this process's listeners in fd order (LISTEN_FDNAMES); empty when it got none.
+     * The names of this process's listeners in fd order (LISTEN_FDNAMES).
      *
+     * @return the names, unmodifiable; empty when this process got no listeners
      * @throws IllegalStateException when the hand-over is there but cannot be used (malformed
      *     variables, a refusal by the supervisor)
      */
@@ -90,6 +95,7 @@ public final class Activation {
      * Shows {@code text} as this worker's status (STATUS=... to NOTIFY_SOCKET; newlines become
      * spaces). Does nothing when NOTIFY_SOCKET is not set.
      *
+     * @param text what this worker is doing, for {@code supervisor status}
      * @throws java.io.UncheckedIOException when the notification cannot be sent
      */
     public static void status(String text) {
@@ -105,6 +111,7 @@ public final class Activation {
      * delivers the signal: keep them short, or hand the work to your own threads. An action
      * added after the drain started runs at once.
      *
+     * @param action what to do to drain: typically stop accepting and close idle connections
      * @throws IllegalStateException when SUPERVISOR_DRAIN_SIGNAL names a signal the JVM cannot
      *     handle
      */

@@ -58,14 +58,15 @@ final class Channels {
         Socket s = Socket.probe(fd, name);
         if (s.type != Libc.SOCK_DGRAM || s.family == Libc.AF_UNIX) {
             String hint = s.type == Libc.SOCK_STREAM && s.listening ? ": use Activation.serverSocket(\"" + name + "\")"
-                    : s.family == Libc.AF_UNIX ? ": the JDK has no channel for AF_UNIX datagram sockets" : "";
+                    : s.type == Libc.SOCK_DGRAM ? ": the JDK has no channel for AF_UNIX datagram sockets" : "";
             throw new IllegalStateException(s + " is " + s.kind() + ", not a UDP socket" + hint);
         }
         Reflection r = Reflection.get(s);
+        ProtocolFamily family = s.protocolFamily();
         try {
             DatagramChannel channel = (DatagramChannel) r.datagram.newInstance(SelectorProvider.provider(), r.newFd.invoke(null, fd));
             // Same assumption as above; for UDP it breaks send() on an AF_INET socket (EAFNOSUPPORT).
-            r.datagramFamily.set(channel, s.protocolFamily());
+            r.datagramFamily.set(channel, family);
             return channel;
         } catch (InvocationTargetException e) {
             throw new IllegalStateException("cannot wrap " + s + " in a DatagramChannel: " + e.getCause(), e.getCause());
@@ -119,17 +120,16 @@ final class Channels {
 
         /** "a UDP socket", "a TCP listener", "an AF_UNIX stream socket that does not listen". */
         String kind() {
-            String net = family == Libc.AF_UNIX ? "AF_UNIX " : "";
+            boolean unix = family == Libc.AF_UNIX;
             switch (type) {
                 case Libc.SOCK_STREAM:
-                    return family == Libc.AF_UNIX ? (listening ? "an AF_UNIX stream listener" : "an AF_UNIX stream socket that does not listen")
-                            : (listening ? "a TCP listener" : "a TCP socket that does not listen");
+                    return (unix ? "an AF_UNIX stream " : "a TCP ") + (listening ? "listener" : "socket that does not listen");
                 case Libc.SOCK_DGRAM:
-                    return family == Libc.AF_UNIX ? "an AF_UNIX datagram socket" : "a UDP socket";
+                    return unix ? "an AF_UNIX datagram socket" : "a UDP socket";
                 case Libc.SOCK_SEQPACKET:
-                    return "a " + net + "SOCK_SEQPACKET socket";
+                    return "a SOCK_SEQPACKET socket";
                 default:
-                    return "a " + net + "socket of type " + type;
+                    return "a socket of type " + type;
             }
         }
 

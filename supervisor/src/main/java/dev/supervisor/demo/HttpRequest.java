@@ -38,8 +38,9 @@ final class HttpRequest {
     }
 
     /**
-     * Parses the request head at the start of {@code in} (read mode) and consumes it. Returns null,
-     * consuming nothing, while the head is incomplete. The body, if any, is left to the caller.
+     * Parses the request head at the start of {@code in} (read mode) and consumes it. Returns null
+     * while the head is incomplete, having consumed at most empty lines. The body, if any, is left
+     * to the caller.
      */
     static HttpRequest parse(ByteBuffer in) throws Malformed {
         // RFC 9112 2.2: ignore empty lines before the request line.
