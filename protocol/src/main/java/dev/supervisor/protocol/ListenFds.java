@@ -80,11 +80,12 @@ public final class ListenFds {
         int count = (int) n;
         List<String> names;
         String joined = env.get(Wire.LISTEN_FDNAMES);
-        if (joined == null) {
-            // sd_listen_fds_with_names() names every fd "unknown" when no names are given.
+        if (joined == null || joined.isEmpty()) {
+            // sd_listen_fds_with_names() names every fd "unknown" when no names are given; an
+            // empty LISTEN_FDNAMES splits into no names there, so it counts as none too.
             names = new ArrayList<>(Collections.nCopies(count, "unknown"));
         } else {
-            names = count == 0 && joined.isEmpty() ? new ArrayList<>() : new ArrayList<>(Arrays.asList(joined.split(":", -1)));
+            names = new ArrayList<>(Arrays.asList(joined.split(":", -1)));
             if (names.size() != count) {
                 throw new IllegalArgumentException("LISTEN_FDNAMES has " + names.size() + " names, LISTEN_FDS says " + count);
             }

@@ -27,6 +27,8 @@ public final class Message {
     public static final String VERSION = "v";
     public static final String OK = "ok";
     public static final String ERROR = "error";
+    /** The listener names of a {@link #LISTENERS} answer, in the order of its fds. */
+    public static final String NAMES = "names";
 
     public static final String STATUS = "status";
     public static final String RELOAD = "reload";

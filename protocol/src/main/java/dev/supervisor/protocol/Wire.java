@@ -18,6 +18,8 @@ public final class Wire {
     public static final String SUPERVISOR_SOCKET = "SUPERVISOR_SOCKET";
     public static final String SUPERVISOR_GENERATION = "SUPERVISOR_GENERATION";
     public static final String SUPERVISOR_WORKER = "SUPERVISOR_WORKER";
+    /** The signal that tells a worker to drain ("TERM", "USR1", ...), when not TERM; for the Java library. */
+    public static final String SUPERVISOR_DRAIN_SIGNAL = "SUPERVISOR_DRAIN_SIGNAL";
     /** Default control socket path for the CLI and the daemon. */
     public static final String SUPERVISOR_CONTROL = "SUPERVISOR_CONTROL";
     public static final String JDK_JAVA_OPTIONS = "JDK_JAVA_OPTIONS";
