@@ -49,6 +49,9 @@ public final class ListenFds {
             }
         }
         Map<String, String> env = new LinkedHashMap<>();
+        if (names.isEmpty()) {
+            return env; // sd_listen_fds() takes LISTEN_FDS=0 as an error: say nothing instead
+        }
         env.put(Wire.LISTEN_FDS, Integer.toString(names.size()));
         env.put(Wire.LISTEN_FDNAMES, String.join(":", names));
         return env;

@@ -17,6 +17,8 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
  * {"v":1,"cmd":"stop"}                  {"v":1,"ok":true}   then the supervisor stops gracefully
  * {"v":1,"cmd":"listeners"}             {"v":1,"ok":true,"names":[...]} + the fds over SCM_RIGHTS
  *                                       (only to a current worker's pid)
+ * {"v":1,"cmd":"watch"}                 {"v":1,"ok":true} (only from a current worker's pid), then, when
+ *                                       that worker is told to drain: {"v":1,"event":"drain"}
  * anything else                         {"v":1,"ok":false,"error":"..."}
  * </pre>
  */
@@ -34,6 +36,10 @@ public final class Message {
     public static final String RELOAD = "reload";
     public static final String STOP = "stop";
     public static final String LISTENERS = "listeners";
+    public static final String WATCH = "watch";
+    /** The field of an event line, sent unasked on a {@link #WATCH} connection. */
+    public static final String EVENT = "event";
+    public static final String DRAIN = "drain";
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -81,7 +87,7 @@ public final class Message {
             throw new IllegalArgumentException("request has no \"cmd\"");
         }
         switch (cmd.textValue()) {
-            case STATUS: case RELOAD: case STOP: case LISTENERS:
+            case STATUS: case RELOAD: case STOP: case LISTENERS: case WATCH:
                 return cmd.textValue();
             default:
                 throw new IllegalArgumentException("unknown command '" + cmd.textValue() + "'");

@@ -117,7 +117,9 @@ public final class Activation {
      */
     public static void onDrain(Runnable action) {
         Objects.requireNonNull(action, "action");
-        DRAIN.listen(Given.ENV, Activation::drainNow);
+        if (DRAIN.listen(Given.ENV, Activation::drainNow)) {
+            DrainWatch.start(Given.ENV, Activation::drainNow);
+        }
         DRAIN.add(action);
     }
 

@@ -46,13 +46,13 @@ final class Drain {
     /**
      * From now on the drain signal named in {@code env} (SUPERVISOR_DRAIN_SIGNAL, default TERM)
      * calls {@code onSignal}, instead of whatever it did before (for TERM: stopping the JVM).
-     * Does nothing after the first call.
+     * Does nothing after the first call; true on the first.
      *
      * @throws IllegalStateException when the JVM cannot handle that signal (QUIT, KILL, ...)
      */
-    synchronized void listen(Map<String, String> env, Runnable onSignal) {
+    synchronized boolean listen(Map<String, String> env, Runnable onSignal) {
         if (listening) {
-            return;
+            return false;
         }
         String name = signalName(env);
         try {
@@ -62,6 +62,7 @@ final class Drain {
                     + ": a JVM cannot handle SIG" + name + " (" + e.getMessage() + "); use TERM, HUP, INT, USR1 or USR2");
         }
         listening = true;
+        return true;
     }
 
     /** "TERM" for SUPERVISOR_DRAIN_SIGNAL unset, "USR1" for "USR1" or "SIGUSR1". */

@@ -91,6 +91,7 @@ final class Daemon {
         }
         try (control; notify) {
             log.info("control socket " + controlPath);
+            supervisor.onDrain(control::drained);
             control.start(supervisor);
             notify.start(supervisor);
             Signal.handle(new Signal("HUP"), s -> supervisor.reload(this::logReload));

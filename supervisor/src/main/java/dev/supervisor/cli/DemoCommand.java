@@ -1,5 +1,8 @@
 package dev.supervisor.cli;
 
+import java.net.URISyntaxException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -29,8 +32,21 @@ public final class DemoCommand implements Callable<Integer> {
         List<String> cmd = new ArrayList<>();
         cmd.add(ProcessHandle.current().info().command().orElse("java"));
         cmd.addAll(List.of("-XX:+UseSerialGC", "-Xmx32m", "-Xss256k", "-XX:TieredStopAtLevel=1", "-Xshare:auto",
-                "-cp", System.getProperty("java.class.path"), "dev.supervisor.demo.DemoWorker"));
+                "-cp", libraryPath(), "dev.supervisor.demo.DemoWorker"));
         Config.Flags flags = options.flags(cmd);
         return new Daemon(options, flags).run();
+    }
+
+    /** "lib/*" of the distribution (the java launcher expands it), else our own class path. */
+    private static String libraryPath() {
+        try {
+            Path jar = Path.of(DemoCommand.class.getProtectionDomain().getCodeSource().getLocation().toURI());
+            if (Files.isRegularFile(jar)) {
+                return jar.resolveSibling("*").toString();
+            }
+        } catch (URISyntaxException | RuntimeException e) {
+            // fall back to the full class path
+        }
+        return System.getProperty("java.class.path");
     }
 }

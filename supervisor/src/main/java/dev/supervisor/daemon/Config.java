@@ -100,6 +100,9 @@ public final class Config {
         ReadyMode ready = ReadyMode.parse(pick(flags.ready, json, "ready", "delay:1s"));
         Duration readyTimeout = positive("--ready-timeout", pick(flags.readyTimeout, json, "ready-timeout", "60s"));
         int drainSignal = Signals.parse(pick(flags.drainSignal, json, "drain-signal", "TERM"));
+        if (drainSignal == Posix.SIGKILL || drainSignal == Signals.parse("STOP")) {
+            throw new IllegalArgumentException("--drain-signal " + Signals.name(drainSignal) + " cannot be handled: a draining worker must be able to finish");
+        }
         Duration drainTimeout = positive("--drain-timeout", pick(flags.drainTimeout, json, "drain-timeout", "30s"));
         String stdinListener = flags.stdinListener != null ? flags.stdinListener : json.path("stdin-listener").textValue();
         if (stdinListener != null && !listeners.containsKey(stdinListener)) {

@@ -17,13 +17,17 @@ import java.nio.file.attribute.PosixFileAttributes;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentLinkedQueue;
 
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
+import dev.supervisor.protocol.FdPassing;
 import dev.supervisor.protocol.Message;
 import dev.supervisor.protocol.Wire;
 
@@ -42,6 +46,8 @@ public final class ControlServer implements AutoCloseable {
     private final Selector selector;
     private final int ownUid;
     private final ConcurrentLinkedQueue<Runnable> fromSupervisor = new ConcurrentLinkedQueue<>();
+    /** Watch connections by worker pid; only the control thread touches it. */
+    private final Map<Integer, List<SelectionKey>> watchers = new HashMap<>();
     private volatile boolean closed;
     private Supervisor supervisor;
 
@@ -112,6 +118,8 @@ public final class ControlServer implements AutoCloseable {
         boolean closeAfterWrite;
         /** Requests handed to the supervisor and not answered yet. */
         int awaiting;
+        /** Waits for its drain event: never idle. */
+        boolean watching;
 
         Conn(SocketChannel ch, int pid) {
             this.ch = ch;
@@ -227,9 +235,65 @@ public final class ControlServer implements AutoCloseable {
                 answer(k, c, Message.answer(true), false);
                 supervisor.stop();
                 break;
+            case Message.LISTENERS:
+                c.awaiting++;
+                supervisor.listenersOf(c.pid, ls -> onSupervisorAnswer(c, () -> sendListeners(k, c, ls)));
+                break;
+            case Message.WATCH:
+                c.awaiting++;
+                supervisor.listenersOf(c.pid, ls -> onSupervisorAnswer(c, () -> watch(k, c, ls != null)));
+                break;
             default:
-                answer(k, c, Message.error("'" + cmd + "' is not served by this supervisor yet"), false);
+                throw new IllegalStateException("unhandled command " + cmd);
         }
+    }
+
+    /** Listener fds only to a current worker, checked by pid on the supervisor thread just now. */
+    private void sendListeners(SelectionKey k, Conn c, List<Listener> ls) {
+        if (ls == null) {
+            Log.STDERR.info("control socket: refused listeners to pid " + c.pid + ": not a current worker");
+            answer(k, c, Message.error("pid " + c.pid + " is not a current worker of this supervisor"), true);
+            return;
+        }
+        ObjectNode a = Message.answer(true);
+        ArrayNode names = a.putArray(Message.NAMES);
+        int[] fds = new int[ls.size()];
+        for (int i = 0; i < fds.length; i++) {
+            names.add(ls.get(i).name());
+            fds[i] = ls.get(i).fd();
+        }
+        try {
+            // The connection is non-blocking, but the answer is small and the buffer is empty:
+            // FdPassing writes it whole or fails.
+            FdPassing.send(fdOf(c.ch), a.toString(), fds);
+        } catch (IOException | RuntimeException e) {
+            Log.STDERR.info("control socket: sending listeners to pid " + c.pid + " failed: " + e.getMessage());
+            close(k);
+        }
+    }
+
+    private void watch(SelectionKey k, Conn c, boolean isWorker) {
+        if (!isWorker) {
+            answer(k, c, Message.error("pid " + c.pid + " is not a current worker of this supervisor"), true);
+            return;
+        }
+        c.watching = true;
+        watchers.computeIfAbsent(c.pid, p -> new ArrayList<>()).add(k);
+        answer(k, c, Message.answer(true), false);
+    }
+
+    /** The supervisor told worker {@code pid} to drain; tell its watch connections. Any thread. */
+    public void drained(int pid) {
+        fromSupervisor.add(() -> {
+            List<SelectionKey> ks = watchers.remove(pid);
+            if (ks != null) {
+                for (SelectionKey k : ks) {
+                    answer(k, (Conn) k.attachment(), Message.json().createObjectNode().put(Message.VERSION, Wire.PROTOCOL_VERSION)
+                            .put(Message.EVENT, Message.DRAIN), true);
+                }
+            }
+        });
+        selector.wakeup();
     }
 
     static ObjectNode reloadAnswer(ReloadResult r) {
@@ -244,9 +308,13 @@ public final class ControlServer implements AutoCloseable {
 
     /** An answer computed on the supervisor thread, written on this one. */
     private void fromSupervisor(SelectionKey k, Conn c, ObjectNode answer, boolean close) {
+        onSupervisorAnswer(c, () -> answer(k, c, answer, close));
+    }
+
+    private void onSupervisorAnswer(Conn c, Runnable write) {
         fromSupervisor.add(() -> {
             c.awaiting--;
-            answer(k, c, answer, close);
+            write.run();
         });
         selector.wakeup();
     }
@@ -288,7 +356,7 @@ public final class ControlServer implements AutoCloseable {
         for (SelectionKey k : new ArrayList<>(selector.keys())) {
             if (k.attachment() instanceof Conn) {
                 Conn c = (Conn) k.attachment();
-                if (c.awaiting > 0) {
+                if (c.awaiting > 0 || c.watching) {
                     continue;
                 }
                 if (c.in.position() > 0 && now - c.lastActivity > IDLE_MILLIS) {
@@ -300,7 +368,13 @@ public final class ControlServer implements AutoCloseable {
         }
     }
 
-    private static void close(SelectionKey k) {
+    private void close(SelectionKey k) {
+        if (k.attachment() instanceof Conn && ((Conn) k.attachment()).watching) {
+            List<SelectionKey> ks = watchers.get(((Conn) k.attachment()).pid);
+            if (ks != null && ks.remove(k) && ks.isEmpty()) {
+                watchers.remove(((Conn) k.attachment()).pid);
+            }
+        }
         k.cancel();
         try {
             k.channel().close();

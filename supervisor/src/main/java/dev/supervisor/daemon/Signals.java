@@ -9,7 +9,7 @@ public final class Signals {
 
     private static final Map<String, Integer> NUMBERS = Map.ofEntries(
             Map.entry("HUP", 1), Map.entry("INT", 2), Map.entry("QUIT", 3), Map.entry("KILL", 9),
-            Map.entry("USR1", 10), Map.entry("USR2", 12), Map.entry("TERM", 15), Map.entry("WINCH", 28));
+            Map.entry("USR1", 10), Map.entry("USR2", 12), Map.entry("TERM", 15), Map.entry("STOP", 19), Map.entry("WINCH", 28));
 
     /** "TERM", "SIGTERM", "term" or "15" to 15. */
     public static int parse(String text) {
@@ -33,12 +33,19 @@ public final class Signals {
                 + " or a number");
     }
 
+    /** "SIGTERM", or "signal 34" for one without a name here. */
     public static String name(int signal) {
+        String s = shortName(signal);
+        return Character.isDigit(s.charAt(0)) ? "signal " + s : "SIG" + s;
+    }
+
+    /** "TERM", or "34": the form SUPERVISOR_DRAIN_SIGNAL carries. */
+    public static String shortName(int signal) {
         for (Map.Entry<String, Integer> e : NUMBERS.entrySet()) {
             if (e.getValue() == signal) {
-                return "SIG" + e.getKey();
+                return e.getKey();
             }
         }
-        return "signal " + signal;
+        return Integer.toString(signal);
     }
 }

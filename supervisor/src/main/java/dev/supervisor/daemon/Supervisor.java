@@ -43,6 +43,8 @@ public final class Supervisor {
     private final Log log;
     /** sd_notify states for our own service manager (see {@link SystemdNotifier}). */
     private Consumer<String> manager = state -> {};
+    /** Told the pid of each worker sent the drain signal (the control socket's drain event). */
+    private Consumer<Integer> drainWatch = pid -> {};
     private final BlockingQueue<Runnable> events = new LinkedBlockingQueue<>();
     private final PriorityQueue<Timer> timers = new PriorityQueue<>();
     private final long startedNanos = System.nanoTime();
@@ -80,6 +82,11 @@ public final class Supervisor {
         this.manager = serviceManager;
     }
 
+    /** Who hears of each worker told to drain, besides the worker itself; call before {@link #run}. */
+    public void onDrain(Consumer<Integer> drainedPid) {
+        this.drainWatch = drainedPid;
+    }
+
     // ---- entry points; any thread ----
 
     /** Queues {@code event} to run on the supervisor thread. */
@@ -108,12 +115,16 @@ public final class Supervisor {
         post(() -> onNotify(ancestry, message));
     }
 
-    /** Whether {@code pid} is a live worker of the serving or starting generation. */
-    public void isCurrentWorker(long pid, Consumer<Boolean> answer) {
+    /**
+     * The listeners of {@code pid} when it is a live, not draining worker of the serving or
+     * starting generation; null for any other process.
+     */
+    public void listenersOf(long pid, Consumer<List<Listener>> answer) {
         post(() -> {
             Worker w = findWorker(new long[] {pid});
-            answer.accept(w != null && (w.generation == serving || w.generation == starting) && w.state != Worker.State.EXITED
-                    && w.state != Worker.State.DRAINING);
+            boolean current = w != null && (w.generation == serving || w.generation == starting)
+                    && (w.state == Worker.State.STARTING || w.state == Worker.State.READY);
+            answer.accept(current ? List.copyOf(w.generation.listeners) : null);
         });
     }
 
@@ -291,6 +302,7 @@ public final class Supervisor {
         extra.putAll(ListenFds.environment(names));
         extra.put(Wire.SUPERVISOR_GENERATION, Integer.toString(g.number));
         extra.put(Wire.SUPERVISOR_WORKER, Integer.toString(slot));
+        extra.put(Wire.SUPERVISOR_DRAIN_SIGNAL, Signals.shortName(g.config.drainSignal));
         extra.putAll(g.config.env);
         String opts = supervisorEnv.get(Wire.JDK_JAVA_OPTIONS);
         if (opts != null) {
@@ -371,6 +383,7 @@ public final class Supervisor {
             if (w.state != Worker.State.EXITED) {
                 w.state = Worker.State.DRAINING;
                 w.process.signal(g.config.drainSignal);
+                drainWatch.accept(w.pid());
             }
         }
         g.drainTimer = after(g.config.drainTimeout, () -> {
