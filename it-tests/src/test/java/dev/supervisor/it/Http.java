@@ -45,6 +45,21 @@ final class Http {
         return get(port, path, CONNECT_TIMEOUT, READ_TIMEOUT);
     }
 
+    /** {@link #get} on a thread of its own, for a request that must be in flight while the test acts. */
+    static java.util.concurrent.CompletableFuture<Response> getAsync(int port, String path) {
+        java.util.concurrent.CompletableFuture<Response> f = new java.util.concurrent.CompletableFuture<>();
+        Thread t = new Thread(() -> {
+            try {
+                f.complete(get(port, path));
+            } catch (IOException | RuntimeException e) {
+                f.completeExceptionally(e);
+            }
+        }, "http-get-" + port + path);
+        t.setDaemon(true);
+        t.start();
+        return f;
+    }
+
     static Response get(int port, String path, Duration connectTimeout, Duration readTimeout) throws IOException {
         try (Socket s = new Socket()) {
             s.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), (int) connectTimeout.toMillis());

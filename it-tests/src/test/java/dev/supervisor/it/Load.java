@@ -168,8 +168,10 @@ final class Load {
             failures.forEach((k, v) -> f.put(k, v.get()));
             Map<String, Integer> keys = new java.util.TreeMap<>();
             byKey.forEach((k, v) -> keys.put(k, v.get()));
-            return new Result(answered.get(), f, keys, List.copyOf(samples), Duration.ofNanos(System.nanoTime() - startNanos),
+            Result r = new Result(answered.get(), f, keys, List.copyOf(samples), Duration.ofNanos(System.nanoTime() - startNanos),
                     Duration.ofNanos(maxLatencyNanos.get()));
+            System.err.println("[load " + threads + " x GET 127.0.0.1:" + port + path + "] " + r);
+            return r;
         }
     }
 

@@ -43,6 +43,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 final class SupervisorProcess implements AutoCloseable {
     static final Duration STARTUP = Duration.ofSeconds(20);
     private static final Pattern STARTED = Pattern.compile("^supervisor: started worker \\d+\\.\\d+ \\(pid (\\d+)\\)");
+    private static final Pattern ENDED = Pattern.compile("^supervisor: worker \\d+\\.\\d+ \\(pid (\\d+)\\) (?:exited|killed)");
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private final Process process;
@@ -50,7 +51,9 @@ final class SupervisorProcess implements AutoCloseable {
     private final Path control;
     private final Path javaHome;
     private final String tag;
-    /** Pids of every worker the supervisor said it started, for {@link #close}. */
+    /** When the supervisor process started (read while it surely runs): older processes are not its workers. */
+    private final java.time.Instant born;
+    /** Pids of the workers the supervisor said it started and has not yet said are gone, for {@link #close}. */
     private final Set<Long> workerPids = new LinkedHashSet<>();
 
     static Builder run(Path controlDir) {
@@ -147,11 +150,17 @@ final class SupervisorProcess implements AutoCloseable {
             throw new UncheckedIOException("cannot start " + cmd, e);
         }
         tag = "[supervisor " + process.pid() + "] ";
+        born = process.toHandle().info().startInstant().orElse(java.time.Instant.EPOCH);
         System.err.println(tag + "started: " + String.join(" ", cmd) + (javaHome == null ? "" : " (JAVA_HOME=" + javaHome + ")"));
         output.onLine(l -> {
-            Matcher m = STARTED.matcher(l.text());
-            if (l.stream() == Output.Stream.STDERR && m.find()) {
-                workerPids.add(Long.parseLong(m.group(1)));
+            if (l.stream() == Output.Stream.STDERR) {
+                Matcher started = STARTED.matcher(l.text());
+                Matcher ended = ENDED.matcher(l.text());
+                if (started.find()) {
+                    workerPids.add(Long.parseLong(started.group(1)));
+                } else if (ended.find()) {
+                    workerPids.remove(Long.parseLong(ended.group(1)));
+                }
             }
         });
         pump(process.getInputStream(), Output.Stream.STDOUT, System.out);
@@ -250,6 +259,14 @@ final class SupervisorProcess implements AutoCloseable {
         }
     }
 
+    /** Sends signal {@code name} to process {@code pid} (a worker, say); fails when there is no such process. */
+    static void signal(long pid, String name) {
+        int rc = kill("-" + name, Long.toString(pid));
+        if (rc != 0) {
+            throw new AssertionError("kill -" + name + " " + pid + " failed (exit " + rc + ")");
+        }
+    }
+
     /** Waits for the supervisor to exit and for its output to end; its exit code. */
     int awaitExit(Duration timeout) {
         try {
@@ -326,7 +343,8 @@ final class SupervisorProcess implements AutoCloseable {
     /**
      * Kills the supervisor and everything it started: the processes below it now, and each
      * worker's own process group (workers are group leaders, and may have been orphaned by a
-     * supervisor that already exited).
+     * supervisor that already exited). A pid is only killed while it is alive and younger than
+     * the supervisor, so a pid reused by an unrelated process is left alone.
      */
     @Override
     public void close() {
@@ -341,7 +359,10 @@ final class SupervisorProcess implements AutoCloseable {
         }
         below.forEach(h -> pids.add(h.pid()));
         for (long pid : pids) {
-            if (ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false)) {
+            boolean ours = ProcessHandle.of(pid)
+                    .filter(h -> h.isAlive() && !h.info().startInstant().orElse(java.time.Instant.EPOCH).isBefore(born))
+                    .isPresent();
+            if (ours) {
                 kill("-KILL", "-" + pid); // its group, when it leads one
                 ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
             }
