@@ -123,6 +123,23 @@ class StartupErrorsIT {
         }
     }
 
+    /**
+     * What picocli rejects while parsing (an unknown option, a number that is not one) is bad
+     * usage too: exit 64, and the first stderr line names the value (usage help may follow).
+     */
+    @ParameterizedTest
+    @org.junit.jupiter.params.provider.CsvSource(delimiter = '|', value = {
+            "--no-such-option | --no-such-option",
+            "--workers=many   | many"})
+    void optionTheParserRejectsExits64(String option, String value) {
+        try (SupervisorProcess s = SupervisorProcess.run(tmp).listen("web", "127.0.0.1:0").option(option)
+                .command(Fixtures.worker("env")).start()) {
+            assertEquals(64, s.awaitExit(EXIT), "exit code" + s.output().dump());
+            List<String> err = s.output().lines(Output.Stream.STDERR);
+            assertTrue(!err.isEmpty() && err.get(0).contains(value), "the first stderr line names '" + value + "'" + s.output().dump());
+        }
+    }
+
     /** A path of {@code bytes} bytes (UTF-8) under {@code dir}. */
     static String unixPath(Path dir, int bytes) {
         String prefix = dir.toString() + "/";
