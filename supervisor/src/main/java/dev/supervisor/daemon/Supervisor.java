@@ -389,6 +389,7 @@ public final class Supervisor {
         g.drainTimer = after(g.config.drainTimeout, () -> {
             for (Worker w : g.live) {
                 log.info(w + " still running " + Durations.format(g.config.drainTimeout) + " after the drain signal: killing it");
+                w.killedAtDrainTimeout = true;
                 w.process.killGroup();
             }
         });
@@ -437,7 +438,8 @@ public final class Supervisor {
         Generation g = w.generation;
         g.live.remove(w);
         Duration served = Duration.ofNanos(System.nanoTime() - w.startedNanos);
-        log.info(w + " " + ExitStatus.describe(status) + (was == Worker.State.DRAINING ? " (drained)" : ""));
+        log.info(w + " " + ExitStatus.describe(status)
+                + (w.killedAtDrainTimeout ? " (at the drain timeout)" : was == Worker.State.DRAINING ? " (drained)" : ""));
         if (g == starting) {
             failGeneration(g, w + " " + ExitStatus.describe(status) + " before it was ready", w.process.stderrTail());
         } else if (g == serving && !stopping && g.slots[w.slot] == w) {

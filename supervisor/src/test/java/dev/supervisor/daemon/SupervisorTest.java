@@ -201,6 +201,7 @@ class SupervisorTest {
         awaitLog("generation 1 ready");
         assertTrue(reload().ok);
         awaitLog("worker 1.0 .* still running 300ms after the drain signal: killing it");
+        awaitLog("worker 1.0 \\(pid \\d+\\) killed by SIGKILL \\(at the drain timeout\\)$");
         awaitLog("generation 1 exited");
         assertEquals(List.of(Posix.SIGTERM, Posix.SIGKILL), spawner.ofGeneration(1).get(0).signals);
     }
