@@ -34,6 +34,9 @@ final class Answers {
         long sentAfter = prev[0];
         prev[0] = now;
         synchronized (this) {
+            if (generation < 1 && regressions.size() < 20) {
+                regressions.add("an answer without a generation number");
+            }
             byGeneration.merge(generation, 1, Integer::sum);
             highest = Math.max(highest, generation);
             if (sentAfter != 0) {
@@ -73,6 +76,7 @@ final class Answers {
         return new TreeMap<>(byGeneration);
     }
 
+    /** Answers that broke the rule above, or carried no generation; empty when all is well. */
     synchronized List<String> regressions() {
         return List.copyOf(regressions);
     }

@@ -101,6 +101,25 @@ final class ControlConnection implements AutoCloseable {
         }
     }
 
+    /**
+     * Whether the supervisor closed this connection (and sent nothing more): EOF, or ECONNRESET,
+     * which is what a Unix stream socket reports when its peer closed with bytes of ours unread.
+     */
+    boolean closedBySupervisor(Duration timeout) throws IOException {
+        try {
+            String l = readLine(timeout);
+            if (l != null) {
+                throw new IOException("expected the connection closed, got the line: " + l);
+            }
+            return true;
+        } catch (java.net.SocketException e) {
+            if (String.valueOf(e.getMessage()).contains("reset")) {
+                return true;
+            }
+            throw e;
+        }
+    }
+
     /** The next answer, parsed; fails on EOF. */
     JsonNode readAnswer(Duration timeout) throws IOException {
         String l = readLine(timeout);

@@ -41,7 +41,7 @@ class FreshConnectionReloadIT {
             int port = s.port("http");
             s.awaitReady(1);
             Answers answers = new Answers();
-            LoadRun load = PublicHarness.load(port, "/").threads(CLIENTS).requests(2_000_000).deadline(Duration.ofSeconds(100))
+            LoadRun load = PublicHarness.load(port, "/").threads(CLIENTS).requests(50_000_000).deadline(Duration.ofSeconds(100))
                     .countBy(r -> {
                         answers.answered(generation(r.body()));
                         return null;
@@ -89,11 +89,12 @@ class FreshConnectionReloadIT {
         }
     }
 
+    /** The "generation" of a JSON answer body; -1 when there is none (which {@link Answers} reports). */
     static int generation(String body) {
         try {
             return App.JSON.readTree(body).path("generation").asInt(-1);
         } catch (IOException e) {
-            throw new AssertionError("answer is not JSON: " + body, e);
+            return -1;
         }
     }
 }
