@@ -348,16 +348,19 @@ public final class Supervisor {
                 + String.format("%.2f", g.overheadNanos / 1e6) + " ms)";
         Generation old = serving;
         serving = g;
-        if (g == starting) {
-            starting = null;
-        }
         if (old != null && old != g) {
             drain(old);
             log.info(g + timing + "; draining " + old);
         } else {
             log.info(g + timing);
         }
-        finishReload(ReloadResult.ok(g.number));
+        if (g == starting) {
+            starting = null;
+            finishReload(ReloadResult.ok(g.number));
+        } else if (!stopping) {
+            // Generation 1, which no reload started: a reload running now waits for its own generation.
+            manager.accept(Wire.READY + "\n" + Wire.STATUS_PREFIX + "serving generation " + g.number);
+        }
     }
 
     /** Answers everyone waiting for the reload that just ended, then runs the merged one, if any. */
