@@ -408,6 +408,10 @@ public final class Supervisor {
         if (starting == g) {
             starting = null;
         }
+        if (serving != null) {
+            // The failed config is not in effect: a listener only it named is closed once g has gone.
+            config = serving.config;
+        }
         for (Worker w : g.live) {
             w.process.killGroup();
         }

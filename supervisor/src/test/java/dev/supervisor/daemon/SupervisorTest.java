@@ -296,6 +296,24 @@ class SupervisorTest {
     }
 
     @Test
+    void aListenerAddedByAFailedReloadIsClosedWithTheFailedGeneration() throws Exception {
+        start(config("notify", 1, "listen", "web=127.0.0.1:0"));
+        ready(spawner.ofGeneration(1).get(0));
+        awaitLog("generation 1 ready");
+        config.set(config("notify", 1, "listen", "web=127.0.0.1:0,api=127.0.0.1:3"));
+        CompletableFuture<ReloadResult> r = new CompletableFuture<>();
+        supervisor.reload(r::complete);
+        awaitLog("started worker 2.0");
+        spawner.ofGeneration(2).get(0).exit(ExitStatus.ofCode(3));
+        assertFalse(r.get(WAIT.toSeconds(), TimeUnit.SECONDS).ok);
+        awaitLog("closed listener api=");
+        awaitLog("generation 2 exited");
+        List<String> names = new ArrayList<>();
+        status().path("listeners").forEach(l -> names.add(l.path("name").asText()));
+        assertEquals(List.of("web"), names, "no generation uses api, and the config in effect does not name it");
+    }
+
+    @Test
     void aReloadWithABadConfigFailsAndChangesNothing() throws Exception {
         start(config("delay:20ms", 1));
         awaitLog("generation 1 ready");
