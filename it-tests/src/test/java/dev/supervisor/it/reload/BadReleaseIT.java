@@ -1,8 +1,14 @@
 package dev.supervisor.it.reload;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.net.ConnectException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.LinkedHashMap;
@@ -22,9 +28,10 @@ import dev.supervisor.it.PublicHarness.Supervisor;
 
 /**
  * A bad release rolls back by itself, under load: the config file's command is changed to one
- * that (a) exits before it is ready, then (b) never gets ready; each {@code supervisor reload}
- * exits 1 with the reason and the failed worker's last stderr lines, no request fails, and
- * generation 1 still answers. Then a good release reloads as usual.
+ * that (a) exits before it is ready (and the release adds a listener, which is closed again with
+ * the failed generation), then (b) never gets ready; each {@code supervisor reload} exits 1 with
+ * the reason and the failed worker's last stderr lines, no request fails, and generation 1 still
+ * answers. A config file that is not JSON fails the same way. Then a good release reloads as usual.
  */
 class BadReleaseIT {
     static final Duration STEP = Duration.ofSeconds(20);
@@ -34,10 +41,10 @@ class BadReleaseIT {
 
     @Test
     void failedReloadsLeaveTheOldGenerationServing() throws Exception {
-        Path config = App.writeConfig(tmp.resolve("supervisor.json"), settings(App.command("serve")));
+        Path config = App.writeConfig(tmp.resolve("supervisor.json"), settings(App.command("serve"), "http=127.0.0.1:0"));
         Path control = PublicHarness.privateDir(tmp).resolve("ctl.sock");
-        try (Supervisor s = PublicHarness.run(tmp).rawArgs("run", "-l", "http=127.0.0.1:0", "-c", config.toString(), "--ready", "notify",
-                "--ready-timeout", "2s", "--control", control.toString()).start()) {
+        try (Supervisor s = PublicHarness.run(tmp).rawArgs("run", "-c", config.toString(), "--ready", "notify", "--ready-timeout", "2s",
+                "--control", control.toString()).start()) {
             int port = s.port("http");
             s.awaitReady(1);
             Answers answers = new Answers();
@@ -48,8 +55,8 @@ class BadReleaseIT {
                     }).start();
             assertTrue(answers.await(1, STEP), "no answer from generation 1 under load" + s.dump());
 
-            // (a) the new worker exits before it is ready
-            App.writeConfig(config, settings(App.command("exit-early", "3")));
+            // (a) the new worker exits before it is ready; the release also adds a listener, api
+            App.writeConfig(config, settings(App.command("exit-early", "3"), "http=127.0.0.1:0", "api=127.0.0.1:0"));
             Cli early = reload(s, control);
             assertEquals(1, early.exit(), "reload to a worker that exits at once: " + early + s.dump());
             List<String> err = early.stderr().lines().toList();
@@ -60,10 +67,25 @@ class BadReleaseIT {
                     "the failed worker's last stderr lines follow: " + early);
             assertEquals("", early.stdout(), "nothing on stdout for a failed reload: " + early);
             s.awaitLine("^supervisor: generation 2 exited$", STEP);
+            // api was bound for generation 2 only: with it gone, api is closed, not left listening with no one to accept.
+            int api = Integer.parseInt(s.awaitLine("^supervisor: closed listener api=tcp://127\\.0\\.0\\.1:(\\d+): no generation uses it$", STEP)
+                    .group(1));
+            assertThrows(ConnectException.class, () -> {
+                try (Socket c = new Socket()) {
+                    c.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), api), 5000);
+                }
+            }, "the failed release's listener, port " + api + ", refuses connections");
+            oldGenerationServes(s, port);
+
+            // A config file that is not JSON fails the reload before any worker starts.
+            Files.writeString(config, "{\"command\": [\"python3\", ");
+            Cli broken = reload(s, control);
+            assertEquals(1, broken.exit(), "reload with a broken config file: " + broken);
+            assertTrue(broken.stderr().startsWith("supervisor: reload failed: config " + config + " is not valid JSON"), broken.toString());
             oldGenerationServes(s, port);
 
             // (b) the new worker never says READY=1: --ready-timeout 2s
-            App.writeConfig(config, settings(App.command("never-ready")));
+            App.writeConfig(config, settings(App.command("never-ready"), "http=127.0.0.1:0"));
             long t0 = System.nanoTime();
             Cli stuck = reload(s, control);
             long tookMs = (System.nanoTime() - t0) / 1_000_000;
@@ -76,7 +98,7 @@ class BadReleaseIT {
             oldGenerationServes(s, port);
 
             // a good release again
-            App.writeConfig(config, settings(App.command("serve")));
+            App.writeConfig(config, settings(App.command("serve"), "http=127.0.0.1:0"));
             int mark = s.outputSize();
             Cli good = reload(s, control);
             assertEquals(0, good.exit(), "reload to a good worker: " + good + s.dump());
@@ -97,8 +119,9 @@ class BadReleaseIT {
         }
     }
 
-    private static Map<String, Object> settings(List<String> command) {
+    private static Map<String, Object> settings(List<String> command, String... listen) {
         Map<String, Object> m = new LinkedHashMap<>();
+        m.put("listen", List.of(listen));
         m.put("command", command);
         m.put("workers", 2);
         return m;
