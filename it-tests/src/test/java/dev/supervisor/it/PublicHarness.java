@@ -35,6 +35,10 @@ public final class PublicHarness {
         return Fixtures.privateDir(dir);
     }
 
+    public static Path jdk25() {
+        return Fixtures.jdk25();
+    }
+
     // ---- SupervisorProcess ----
 
     public static Builder run(Path controlDir) {
@@ -75,6 +79,11 @@ public final class PublicHarness {
 
         public Builder env(String name, String value) {
             b.env(name, value);
+            return this;
+        }
+
+        public Builder javaHome(Path home) {
+            b.javaHome(home);
             return this;
         }
 

@@ -53,7 +53,8 @@ final class ReloadTimes {
             worker.add((double) r.slowestWorkerMs);
             total.add((double) r.totalMs);
         }
-        return reloads.size() + " reloads: supervisor overhead min/median/max " + spread(sup) + "; slowest worker start-to-ready "
-                + spread(worker) + "; request-to-drain " + spread(total);
+        return reloads.size() + " reloads: supervisor overhead min/median/max " + spread(sup)
+                + (reloads.isEmpty() ? "" : String.format(" (the first reload, on a cold JVM: %.2f ms)", reloads.get(0).supervisorMs))
+                + "; slowest worker start-to-ready " + spread(worker) + "; request-to-drain " + spread(total);
     }
 }
