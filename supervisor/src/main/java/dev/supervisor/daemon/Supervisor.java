@@ -349,16 +349,19 @@ public final class Supervisor {
                 + String.format("%.2f", g.overheadNanos / 1e6) + " ms)";
         Generation old = serving;
         serving = g;
-        if (g == starting) {
-            starting = null;
-        }
         if (old != null && old != g) {
             drain(old);
             log.info(g + timing + "; draining " + old);
         } else {
             log.info(g + timing);
         }
-        finishReload(ReloadResult.ok(g.number));
+        if (g == starting) {
+            starting = null;
+            finishReload(ReloadResult.ok(g.number));
+        } else if (!stopping) {
+            // Generation 1, which no reload started: a reload running now waits for its own generation.
+            manager.accept(Wire.READY + "\n" + Wire.STATUS_PREFIX + "serving generation " + g.number);
+        }
     }
 
     /** Answers everyone waiting for the reload that just ended, then runs the merged one, if any. */
@@ -390,6 +393,7 @@ public final class Supervisor {
         g.drainTimer = after(g.config.drainTimeout, () -> {
             for (Worker w : g.live) {
                 log.info(w + " still running " + Durations.format(g.config.drainTimeout) + " after the drain signal: killing it");
+                w.killedAtDrainTimeout = true;
                 w.process.killGroup();
             }
         });
@@ -404,6 +408,10 @@ public final class Supervisor {
         }
         if (starting == g) {
             starting = null;
+        }
+        if (serving != null) {
+            // The failed config is not in effect: a listener only it named is closed once g has gone.
+            config = serving.config;
         }
         for (Worker w : g.live) {
             w.process.killGroup();
@@ -438,7 +446,8 @@ public final class Supervisor {
         Generation g = w.generation;
         g.live.remove(w);
         Duration served = Duration.ofNanos(System.nanoTime() - w.startedNanos);
-        log.info(w + " " + ExitStatus.describe(status) + (was == Worker.State.DRAINING ? " (drained)" : ""));
+        log.info(w + " " + ExitStatus.describe(status)
+                + (w.killedAtDrainTimeout ? " (at the drain timeout)" : was == Worker.State.DRAINING ? " (drained)" : ""));
         if (g == starting) {
             failGeneration(g, w + " " + ExitStatus.describe(status) + " before it was ready", w.process.stderrTail());
         } else if (g == serving && !stopping && g.slots[w.slot] == w) {
