@@ -251,7 +251,7 @@ public final class Supervisor {
         starting = g;
         g.readyTimer = after(next.readyTimeout, () -> {
             if (g.state == Generation.State.STARTING) {
-                failGeneration(g, g + " was not ready within " + Durations.format(next.readyTimeout), notReadyTail(g));
+                failGeneration(g, g + " was not ready within " + Durations.format(next.readyTimeout), null);
             }
         });
         log.info("starting " + g + ": " + next.workers + " x " + String.join(" ", next.command));
@@ -400,7 +400,11 @@ public final class Supervisor {
         exitIfDone(g);
     }
 
-    /** The new generation did not come up: kill it, leave the serving one untouched. */
+    /**
+     * The new generation did not come up: kill it, leave the serving one untouched. A null
+     * {@code stderr} means the last words of a worker that was not ready, read once it is killed
+     * (its pipe ends then, so reading the tail does not wait).
+     */
     private void failGeneration(Generation g, String reason, List<String> stderr) {
         g.state = Generation.State.FAILED;
         if (g.readyTimer != null) {
@@ -413,8 +417,12 @@ public final class Supervisor {
             // The failed config is not in effect: a listener only it named is closed once g has gone.
             config = serving.config;
         }
+        Worker notReady = stderr == null ? firstNotReady(g) : null;
         for (Worker w : g.live) {
             w.process.killGroup();
+        }
+        if (stderr == null) {
+            stderr = notReady == null ? List.of() : notReady.process.stderrTail();
         }
         log.info("reload failed: " + reason + (serving != null ? "; " + serving + " keeps serving" : ""));
         for (String line : stderr) {
@@ -424,13 +432,14 @@ public final class Supervisor {
         finishReload(ReloadResult.failed(g.number, reason, stderr));
     }
 
-    private List<String> notReadyTail(Generation g) {
+    /** The first worker of {@code g} that was not ready: its stderr goes in the answer. */
+    private static Worker firstNotReady(Generation g) {
         for (Worker w : g.slots) {
             if (w != null && w.state == Worker.State.STARTING) {
-                return w.process.stderrTail();
+                return w;
             }
         }
-        return List.of();
+        return null;
     }
 
     // ---- worker exits ----
