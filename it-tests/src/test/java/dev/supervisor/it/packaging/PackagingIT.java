@@ -222,6 +222,24 @@ class PackagingIT {
     }
 
     @Test
+    void aJdkThatCannotMakeAnArchiveIsAskedOnceNotOnEveryStart() throws Exception {
+        Path jdk = tmp.resolve("jdk-17-nodump");
+        Path dumps = tmp.resolve("dumps");
+        fakeJava(jdk.resolve("bin/java"), "for a; do case $a in -Xshare:dump) echo dump >>'" + dumps + "'; echo 'no CDS here' >&2; exit 1 ;; esac; done\n"
+                + "echo 'fake java ran'");
+        Files.writeString(jdk.resolve("release"), "JAVA_VERSION=\"17.0.99\"\n");
+        Path cache = tmp.resolve("cache");
+        Map<String, String> env = Map.of("JAVA_HOME", jdk.toString(), "SUPERVISOR_CACHE_DIR", cache.toString());
+        Result first = run(tmp, env, dist.resolve("bin/supervisor").toString(), "--version");
+        assertEquals("fake java ran\n", first.out, "the run itself goes on" + first);
+        Path failed = awaitFile(cache, ".jsa.failed", Duration.ofSeconds(30));
+        assertEquals("no CDS here\n", Files.readString(failed), "the failed dump's output is kept for whoever wonders");
+        Result second = run(tmp, env, dist.resolve("bin/supervisor").toString(), "--version");
+        assertEquals(0, second.code, "second run" + second);
+        assertEquals(List.of("dump"), Files.readAllLines(dumps), "no second attempt");
+    }
+
+    @Test
     void unwritableCacheMeansNoArchiveAndNoComplaint() throws Exception {
         Map<String, String> env = Map.of("SUPERVISOR_CACHE_DIR", "/proc/no-such-dir/supervisor");
         Result r = run(tmp, env, dist.resolve("bin/supervisor").toString(), "--version");
@@ -391,20 +409,25 @@ class PackagingIT {
     }
 
     private static Path awaitArchive(Path cache, Duration within) throws Exception {
+        return awaitFile(cache, ".jsa", within);
+    }
+
+    /** The one file in {@code dir} whose name ends in {@code suffix}, once the background job has renamed it there. */
+    private static Path awaitFile(Path dir, String suffix, Duration within) throws Exception {
         long deadline = System.nanoTime() + within.toNanos();
         while (System.nanoTime() < deadline) {
-            if (Files.isDirectory(cache)) {
-                try (Stream<Path> files = Files.list(cache)) {
-                    List<Path> done = files.filter(p -> p.getFileName().toString().endsWith(".jsa")).collect(Collectors.toList());
+            if (Files.isDirectory(dir)) {
+                try (Stream<Path> files = Files.list(dir)) {
+                    List<Path> done = files.filter(p -> p.getFileName().toString().endsWith(suffix)).collect(Collectors.toList());
                     if (done.size() == 1) {
                         return done.get(0);
                     }
-                    assertTrue(done.size() <= 1, "one archive per JDK and distribution: " + done);
+                    assertTrue(done.size() <= 1, "one per JDK and distribution: " + done);
                 }
             }
             Thread.sleep(100);
         }
-        return fail("no class-data sharing archive appeared in " + cache + " within " + within);
+        return fail("no *" + suffix + " appeared in " + dir + " within " + within);
     }
 
     /** The JDK 25 to check the launcher on: -Dit.jdk25.home, $JDK25_HOME, or Temurin's Debian path. */
