@@ -32,7 +32,7 @@ import org.junit.jupiter.api.io.TempDir;
  * .deb's metadata and layout, and its launcher run from an extracted copy. Self-contained: it
  * shares no harness with the other integration tests.
  */
-@Timeout(value = 120, unit = TimeUnit.SECONDS)
+@Timeout(value = 240, unit = TimeUnit.SECONDS)
 class PackagingIT {
     private static final Duration QUICK = Duration.ofSeconds(60);
     /** Tools the launcher may need, linked into a PATH that has no java. */
@@ -70,7 +70,7 @@ class PackagingIT {
             assertTrue(Files.isRegularFile(top.resolve(part)), part + " is in the tarball");
         }
         Path elsewhere = Files.createDirectories(tmp.resolve("elsewhere"));
-        Map<String, String> env = Map.of("SUPERVISOR_CACHE_DIR", tmp.resolve("cache").toString());
+        Map<String, String> env = Map.of("SUPERVISOR_CDS", "off"); // firstRunMakesAnArchive... is about that
 
         Result direct = run(elsewhere, env, top.resolve("bin/supervisor").toString(), "--version");
         assertEquals(0, direct.code, "--version from another directory" + direct);
@@ -97,15 +97,25 @@ class PackagingIT {
     }
 
     @Test
-    void tarballRunsOnJdk25() throws Exception {
+    void tarballRunsOnJdk25WithItsOwnArchive() throws Exception {
         Path top = extractTarball();
+        Path cache = tmp.resolve("cache");
         Map<String, String> env = new HashMap<>();
         env.put("JAVA_HOME", jdk25().toString());
-        env.put("SUPERVISOR_CACHE_DIR", tmp.resolve("cache").toString());
-        Result r = run(tmp, env, top.resolve("bin/supervisor").toString(), "--version");
-        assertEquals(0, r.code, "--version on JDK 25" + r);
-        assertTrue(r.out.startsWith("supervisor " + version + " (Java 25"), "runs on Java 25: " + r);
-        assertEquals("", r.err, "no JVM warning (restricted methods, CDS) on stderr" + r);
+        env.put("SUPERVISOR_CACHE_DIR", cache.toString());
+        Result first = run(tmp, env, top.resolve("bin/supervisor").toString(), "--version");
+        assertEquals(0, first.code, "--version on JDK 25" + first);
+        assertTrue(first.out.startsWith("supervisor " + version + " (Java 25"), "runs on Java 25: " + first);
+        assertEquals("", first.err, "no JVM warning (restricted methods, CDS) on stderr" + first);
+
+        Path archive = awaitArchive(cache, Duration.ofSeconds(150));
+        awaitNoLock(cache);
+        assertTrue(archive.getFileName().toString().startsWith("java25-"), "an archive for JDK 25: " + archive);
+        // JDK 25 prints an error for an archive that does not match its JVM or jars: none here
+        Result second = run(tmp, env, top.resolve("bin/supervisor").toString(), "status", "--control", tmp.resolve("none.sock").toString());
+        assertEquals(2, second.code, "status with no supervisor, with the archive" + second);
+        assertTrue(second.err.startsWith("supervisor: no supervisor answers at " + tmp.resolve("none.sock")), "the answer" + second);
+        assertEquals(1, second.err.lines().count(), "and nothing else on stderr" + second);
     }
 
     // --- the launcher's Java checks ------------------------------------------------------------
@@ -185,7 +195,8 @@ class PackagingIT {
         assertTrue(first.out.startsWith("supervisor " + version) && first.out.strip().lines().count() == 1, "only the version" + first);
         assertEquals("", first.err, "the archive is made silently" + first);
 
-        Path archive = awaitArchive(cache, Duration.ofSeconds(60));
+        Path archive = awaitArchive(cache, Duration.ofSeconds(150)); // a nice(1)d dump: slow on a busy machine
+        awaitNoLock(cache);
         assertTrue(PosixFilePermissions.toString(Files.getPosixFilePermissions(archive)).endsWith("------"),
                 "the archive is private to the user: " + Files.getPosixFilePermissions(archive));
         assertEquals("rwx------", PosixFilePermissions.toString(Files.getPosixFilePermissions(cache)), "cache directory is private");
@@ -237,6 +248,7 @@ class PackagingIT {
         Result second = run(tmp, env, dist.resolve("bin/supervisor").toString(), "--version");
         assertEquals(0, second.code, "second run" + second);
         assertEquals(List.of("dump"), Files.readAllLines(dumps), "no second attempt");
+        awaitNoLock(cache);
     }
 
     @Test
@@ -368,8 +380,7 @@ class PackagingIT {
         Result x = run(tmp, Map.of(), "dpkg-deb", "-x", deb.toString(), root.toString());
         assertEquals(0, x.code, "dpkg-deb -x" + x);
         assertTrue(Files.isSymbolicLink(root.resolve("usr/bin/supervisor")), "/usr/bin/supervisor is a symlink");
-        Result r = run(tmp, Map.of("SUPERVISOR_CACHE_DIR", tmp.resolve("cache").toString()), root.resolve("usr/bin/supervisor").toString(),
-                "--version");
+        Result r = run(tmp, Map.of("SUPERVISOR_CDS", "off"), root.resolve("usr/bin/supervisor").toString(), "--version");
         assertEquals(0, r.code, "the packaged launcher, through /usr/bin/supervisor" + r);
         assertTrue(r.out.startsWith("supervisor " + version), "prints the version" + r);
     }
@@ -410,6 +421,20 @@ class PackagingIT {
 
     private static Path awaitArchive(Path cache, Duration within) throws Exception {
         return awaitFile(cache, ".jsa", within);
+    }
+
+    /** The background job is over once its lock is gone (before that, it may still write into the cache). */
+    private static void awaitNoLock(Path cache) throws Exception {
+        long deadline = System.nanoTime() + QUICK.toNanos();
+        while (System.nanoTime() < deadline) {
+            try (Stream<Path> files = Files.list(cache)) {
+                if (files.noneMatch(p -> p.getFileName().toString().endsWith(".lock"))) {
+                    return;
+                }
+            }
+            Thread.sleep(50);
+        }
+        fail("the background job's lock in " + cache + " is still there after " + QUICK);
     }
 
     /** The one file in {@code dir} whose name ends in {@code suffix}, once the background job has renamed it there. */
