@@ -237,11 +237,11 @@ public final class ControlServer implements AutoCloseable {
                 break;
             case Message.LISTENERS:
                 c.awaiting++;
-                supervisor.listenersOf(c.pid, ls -> onSupervisorAnswer(c, () -> sendListeners(k, c, ls)));
+                supervisor.listenersOf(NotifySocket.ancestry(c.pid), ls -> onSupervisorAnswer(c, () -> sendListeners(k, c, ls)));
                 break;
             case Message.WATCH:
                 c.awaiting++;
-                supervisor.listenersOf(c.pid, ls -> onSupervisorAnswer(c, () -> watch(k, c, ls != null)));
+                supervisor.listenersOf(NotifySocket.ancestry(c.pid), ls -> onSupervisorAnswer(c, () -> watch(k, c, ls != null)));
                 break;
             default:
                 throw new IllegalStateException("unhandled command " + cmd);

@@ -116,12 +116,13 @@ public final class Supervisor {
     }
 
     /**
-     * The listeners of {@code pid} when it is a live, not draining worker of the serving or
-     * starting generation; null for any other process.
+     * The listeners of process {@code ancestry[0]} when it, or the nearest ancestor that is a
+     * worker (a launcher's child), is a live, not draining worker of the serving or starting
+     * generation; null for any other process.
      */
-    public void listenersOf(long pid, Consumer<List<Listener>> answer) {
+    public void listenersOf(long[] ancestry, Consumer<List<Listener>> answer) {
         post(() -> {
-            Worker w = findWorker(new long[] {pid});
+            Worker w = findWorker(ancestry);
             boolean current = w != null && (w.generation == serving || w.generation == starting)
                     && (w.state == Worker.State.STARTING || w.state == Worker.State.READY);
             answer.accept(current ? List.copyOf(w.generation.listeners) : null);
