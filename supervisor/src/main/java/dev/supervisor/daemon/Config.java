@@ -64,9 +64,36 @@ public final class Config {
 
     /** Reads {@code file} (when not null) and lays {@code flags} over it. */
     public static Config load(Path file, Flags flags) {
-        JsonNode json = file == null ? Message.json().createObjectNode() : readFile(file);
-        String where = file == null ? "" : " in " + file;
+        if (file == null) {
+            return from(Message.json().createObjectNode(), "", flags);
+        }
+        String text;
+        try {
+            text = Files.readString(file);
+        } catch (IOException e) {
+            throw new IllegalArgumentException("cannot read config " + file + ": " + e);
+        }
+        return parse(text, file.toString(), flags);
+    }
 
+    /**
+     * The text of a config file called {@code source} (in messages) with {@code flags} laid over
+     * it: {@link #load} once the file is read, and what the fuzz test feeds.
+     */
+    public static Config parse(String text, String source, Flags flags) {
+        JsonNode json;
+        try {
+            json = Message.json().readTree(text);
+        } catch (IOException e) {
+            throw new IllegalArgumentException("config " + source + " is not valid JSON: " + e.getMessage().lines().findFirst().orElse(""));
+        }
+        if (json == null || !json.isObject()) {
+            throw new IllegalArgumentException("config " + source + " is not a JSON object");
+        }
+        return from(json, " in " + source, flags);
+    }
+
+    private static Config from(JsonNode json, String where, Flags flags) {
         List<String> listen = !flags.listen.isEmpty() ? flags.listen : strings(json, "listen", where);
         Map<String, Address> listeners = new LinkedHashMap<>();
         for (String spec : listen) {
@@ -114,24 +141,6 @@ public final class Config {
             env.put(e.getKey(), e.getValue().asText());
         }
         return new Config(listeners, command, workers, ready, readyTimeout, drainSignal, drainTimeout, stdinListener, env);
-    }
-
-    private static JsonNode readFile(Path file) {
-        String text;
-        try {
-            text = Files.readString(file);
-        } catch (IOException e) {
-            throw new IllegalArgumentException("cannot read config " + file + ": " + e);
-        }
-        try {
-            JsonNode n = Message.json().readTree(text);
-            if (n == null || !n.isObject()) {
-                throw new IllegalArgumentException("config " + file + " is not a JSON object");
-            }
-            return n;
-        } catch (IOException e) {
-            throw new IllegalArgumentException("config " + file + " is not valid JSON: " + e.getMessage().lines().findFirst().orElse(""));
-        }
     }
 
     private static List<String> strings(JsonNode json, String field, String where) {
