@@ -1,0 +1,94 @@
+package dev.supervisor.it.security;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.util.UUID;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import dev.supervisor.it.SecurityHarness;
+import dev.supervisor.it.SecurityHarness.Supervisor;
+
+/**
+ * Who may talk to the control socket (SECURITY.md): the supervisor's uid and root. Another uid is
+ * stopped twice: by the 0700 directory (it cannot reach the socket at all), and, where it can reach
+ * the socket, by SO_PEERCRED (an error answer, a log line, the connection closed). A process of
+ * our own uid that is not a worker gets no listener fds.
+ */
+class ControlSocketAccessIT {
+    private static final String STATUS = "{\"v\":1,\"cmd\":\"status\"}";
+
+    @TempDir
+    Path tmp;
+    @TempDir
+    Path fixtures;
+
+    private static SecurityHarness.Builder supervisor(Path controlDir) {
+        return SecurityHarness.run(controlDir).listen("web", "127.0.0.1:0").readyNotify().command(SecurityHarness.worker("http"));
+    }
+
+    @Test
+    void anotherUidCannotReachTheSocketInItsPrivateDirectory() throws Exception {
+        int[] user = Sec.testUser();
+        Path peer = Sec.publicFixtures(fixtures).resolve("peer.py");
+        try (Supervisor s = supervisor(tmp).start()) {
+            s.awaitReady(1);
+            assertEquals("rwx------", PosixFilePermissions.toString(Files.getPosixFilePermissions(s.control().getParent())));
+            assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(s.control())));
+            Sec.Result r = Sec.runAs(user, Sec.python(), peer.toString(), s.control().toString(), STATUS);
+            assertEquals("CONNECT-FAILED EACCES", r.stdout().strip(), "uid " + user[0] + " reached the control socket: " + r);
+            // and we, the owner, still can
+            assertTrue(Sec.request(s.control(), STATUS).contains("\"ok\":true"));
+        }
+    }
+
+    @Test
+    void anotherUidThatReachesTheSocketIsRefusedByPeerCredentials() throws Exception {
+        int[] user = Sec.testUser();
+        Path peer = Sec.publicFixtures(fixtures).resolve("peer.py");
+        // /tmp itself is accepted as the control directory (the socket's mode guards it there);
+        // the test then opens the socket to everyone, as a careless chmod or umask would.
+        Path control = Path.of("/tmp", "supervisor-it-" + UUID.randomUUID() + ".sock");
+        java.util.List<String> args = new java.util.ArrayList<>(java.util.List.of("run", "-l", "web=127.0.0.1:0", "--ready", "notify",
+                "--control", control.toString(), "--"));
+        args.addAll(SecurityHarness.worker("http"));
+        try (Supervisor s = SecurityHarness.run(tmp).rawArgs(args.toArray(new String[0])).start()) {
+            s.awaitReady(1);
+            Files.setPosixFilePermissions(control, PosixFilePermissions.fromString("rw-rw-rw-"));
+            int mark = s.mark();
+            Sec.Result r = Sec.runAs(user, Sec.python(), peer.toString(), control.toString(), STATUS,
+                    "{\"v\":1,\"cmd\":\"stop\"}", "{\"v\":1,\"cmd\":\"listeners\"}");
+            assertEquals("ANSWER {\"v\":1,\"ok\":false,\"error\":\"permission denied: uid " + user[0]
+                    + " may not control this supervisor\"}\nEOF", r.stdout().strip(), r.toString());
+            s.awaitLine(mark, "^supervisor: control socket: refused pid \\d+ of uid " + user[0]
+                    + " \\(only uid 0 and root may connect\\)$", Duration.ofSeconds(5));
+            // the stop it sent was never read: the supervisor serves on
+            assertTrue(Sec.request(control, STATUS).contains("\"ok\":true"));
+            assertEquals(200, SecurityHarness.get(s.port("web"), "/").status());
+        } finally {
+            Files.deleteIfExists(control);
+        }
+    }
+
+    @Test
+    void aProcessThatIsNotAWorkerGetsNoListeners() throws Exception {
+        try (Supervisor s = supervisor(tmp).start()) {
+            s.awaitReady(1);
+            int mark = s.mark();
+            long self = ProcessHandle.current().pid();
+            // the JDK's own AF_UNIX channel: this test JVM is root, but no worker of the supervisor
+            assertEquals("{\"v\":1,\"ok\":false,\"error\":\"pid " + self + " is not a current worker of this supervisor\"}",
+                    Sec.request(s.control(), "{\"v\":1,\"cmd\":\"listeners\"}"));
+            s.awaitLine(mark, "^supervisor: control socket: refused listeners to pid " + self + ": not a current worker$", Duration.ofSeconds(5));
+            assertEquals("{\"v\":1,\"ok\":false,\"error\":\"pid " + self + " is not a current worker of this supervisor\"}",
+                    Sec.request(s.control(), "{\"v\":1,\"cmd\":\"watch\"}"));
+            assertTrue(Sec.request(s.control(), STATUS).contains("\"ok\":true"));
+        }
+    }
+}
