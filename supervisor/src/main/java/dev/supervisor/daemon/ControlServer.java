@@ -70,6 +70,8 @@ public final class ControlServer implements AutoCloseable {
     private int clients;
     /** Connections refused since the last log line about it (a flood logs once, not per connection). */
     private int refusedFull;
+    /** Where a lingering connection's last bytes go. */
+    private final ByteBuffer scratch = ByteBuffer.allocate(8192);
     private final ConcurrentLinkedQueue<Runnable> fromSupervisor = new ConcurrentLinkedQueue<>();
     /** Watch connections by worker pid; only the control thread touches it. */
     private final Map<Integer, List<SelectionKey>> watchers = new HashMap<>();
@@ -205,6 +207,12 @@ public final class ControlServer implements AutoCloseable {
         int awaiting;
         /** Waits for its drain event: never idle. */
         boolean watching;
+        /**
+         * Answered for the last time, output shut down: what it still sends is read and dropped
+         * until it closes (closing with its bytes unread would reset the connection, and the
+         * client could lose the answer that says why), for at most {@link #IDLE_MILLIS}.
+         */
+        long lingeringSince = -1;
 
         Conn(SocketChannel ch, int pid, boolean controls) {
             this.ch = ch;
@@ -281,6 +289,13 @@ public final class ControlServer implements AutoCloseable {
     }
 
     private void read(SelectionKey k, Conn c) throws IOException {
+        if (c.lingeringSince >= 0) {
+            scratch.clear();
+            if (c.ch.read(scratch) < 0) {
+                close(k);
+            }
+            return;
+        }
         if (!c.in.hasRemaining() && c.in.capacity() < Wire.MAX_REQUEST_BYTES) {
             ByteBuffer bigger = ByteBuffer.allocate(Math.min(Wire.MAX_REQUEST_BYTES, c.in.capacity() * 4));
             c.in.flip();
@@ -331,7 +346,7 @@ public final class ControlServer implements AutoCloseable {
 
     /** Read while the connection may send more; write while answers wait. */
     private void interest(SelectionKey k, Conn c) {
-        if (!k.isValid()) {
+        if (!k.isValid() || c.lingeringSince >= 0) {
             return;
         }
         boolean pending = c.pendingOut() > 0;
@@ -479,7 +494,11 @@ public final class ControlServer implements AutoCloseable {
             c.lastActivity = System.currentTimeMillis();
         }
         if (c.pendingOut() == 0 && c.closeAfterWrite) {
-            close(k);
+            if (c.lingeringSince < 0) {
+                c.lingeringSince = System.currentTimeMillis();
+                c.ch.shutdownOutput();
+            }
+            k.interestOps(SelectionKey.OP_READ);
             return;
         }
         interest(k, c);
@@ -490,6 +509,12 @@ public final class ControlServer implements AutoCloseable {
         for (SelectionKey k : new ArrayList<>(selector.keys())) {
             if (k.attachment() instanceof Conn) {
                 Conn c = (Conn) k.attachment();
+                if (c.lingeringSince >= 0) {
+                    if (now - c.lingeringSince > IDLE_MILLIS) {
+                        close(k);
+                    }
+                    continue;
+                }
                 if (c.awaiting > 0 || c.watching) {
                     continue;
                 }
