@@ -41,6 +41,13 @@ public final class SecurityHarness {
 
     public record Cli(int exit, String stdout, String stderr) {}
 
+    /** A line that matched: where (wait for later ones from {@code index + 1}) and its groups. */
+    public record Line(int index, String[] groups) {
+        public String group(int i) {
+            return groups[i];
+        }
+    }
+
     public static final class Builder {
         private final SupervisorProcess.Builder b;
 
@@ -127,17 +134,17 @@ public final class SecurityHarness {
             return p.output().size();
         }
 
-        /** The groups of the first line at or after {@code from} that {@code regex} finds (group 0 = the match). */
-        public String[] awaitLine(int from, String regex, Duration timeout) {
+        /** The first line at or after index {@code from} that {@code regex} finds: its index and groups. */
+        public Line awaitLine(int from, String regex, Duration timeout) {
             Output.Match m = p.awaitLine(from, regex, timeout);
             String[] groups = new String[m.matcher().groupCount() + 1];
             for (int i = 0; i < groups.length; i++) {
                 groups[i] = m.group(i);
             }
-            return groups;
+            return new Line(m.index(), groups);
         }
 
-        public String[] awaitLine(String regex) {
+        public Line awaitLine(String regex) {
             return awaitLine(0, regex, SupervisorProcess.STARTUP);
         }
 
