@@ -3,7 +3,8 @@
 Prints "IDS {json}" with its real/effective uid and gid and groups, then asks the supervisor for
 its listeners over SUPERVISOR_SOCKET (as the Java library does) and prints "CONTROL {json}" with
 the answer and how many fds came with it. Sends READY=1 to NOTIFY_SOCKET, then answers HTTP on
-fd 3 with {"uid":..,"gid":..,"pid":..} until TERM.
+fd 3 with {"uid":..,"gid":..,"pid":..} until TERM; then asks for the listeners again and prints
+"DRAIN-CONTROL {json}" (a draining worker is no longer a current one) before it exits.
 """
 import json
 import os
@@ -56,6 +57,7 @@ def main():
             conn.settimeout(10)
             conn.recv(65536)
             conn.sendall(b"HTTP/1.0 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+    print("DRAIN-CONTROL " + json.dumps(ask_listeners()), flush=True)
     sys.exit(0)
 
 

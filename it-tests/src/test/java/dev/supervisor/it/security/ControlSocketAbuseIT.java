@@ -25,9 +25,9 @@ import dev.supervisor.it.SecurityHarness;
 import dev.supervisor.it.SecurityHarness.Supervisor;
 
 /**
- * 1,000 malformed or oversized control lines, twice, and a client that connects and never sends:
- * every line gets its error answer, the workers keep serving, status stays fast, the silent
- * client is closed after the idle limit (10 s), and the supervisor's memory and fds stay flat.
+ * 1,000 malformed or oversized control lines, twice, a client that connects and never sends and
+ * one that sends half a line: every line gets its error answer, the workers keep serving, status
+ * stays fast, the idle clients are closed after the limit (10 s), and the supervisor's memory and fds stay flat.
  *
  * <p>The bound: the second round of 1,000 lines may add at most 10 MiB of resident memory to
  * what the first round left. The first round warms the JIT and touches the young generation
@@ -54,16 +54,8 @@ class ControlSocketAbuseIT {
             int fdsAtStart = fds(pid);
             long atStart = Sec.rssKib(pid);
 
-            SocketChannel silent = SocketChannel.open(StandardProtocolFamily.UNIX);
-            silent.connect(UnixDomainSocketAddress.of(s.control()));
-            long connected = System.nanoTime();
-            CompletableFuture<Integer> silentEnd = CompletableFuture.supplyAsync(() -> {
-                try {
-                    return silent.read(ByteBuffer.allocate(4096)); // the error-free close: -1
-                } catch (IOException e) {
-                    return -2;
-                }
-            });
+            Idle silent = Idle.connect(s.control(), "");
+            Idle half = Idle.connect(s.control(), "{\"v\":1,\"cmd\":");
 
             attack(s.control(), port);
             long afterFirst = Sec.rssKib(pid);
@@ -75,14 +67,37 @@ class ControlSocketAbuseIT {
             assertFast(s.control());
             assertEquals(200, SecurityHarness.get(port, "/").status());
 
-            assertEquals(-1, silentEnd.get(SILENT_CLOSED_WITHIN_S, TimeUnit.SECONDS), "the silent client was closed by the supervisor");
-            long heldMs = (System.nanoTime() - connected) / 1_000_000;
-            assertTrue(heldMs >= 9_000, "the silent client was closed after " + heldMs + " ms, before its 10 s");
-            silent.close();
+            silent.assertClosedAfterIdleLimit("a client that never sends");
+            half.assertClosedAfterIdleLimit("a client that sent half a line");
             Sec.awaitTrue("the supervisor's fds back to " + fdsAtStart + " (now " + fds(pid) + ")", Duration.ofSeconds(5),
                     () -> fds(pid) <= fdsAtStart);
             assertEquals(200, SecurityHarness.get(port, "/").status());
             assertTrue(s.handle().isAlive());
+        }
+    }
+
+    /** A client that sends {@code text} (no newline) and then nothing; it reads until the supervisor closes it. */
+    private record Idle(SocketChannel ch, long connectedNanos, CompletableFuture<Integer> end) {
+        static Idle connect(Path control, String text) throws IOException {
+            SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX);
+            ch.connect(UnixDomainSocketAddress.of(control));
+            ch.write(ByteBuffer.wrap(text.getBytes(StandardCharsets.UTF_8)));
+            long t0 = System.nanoTime();
+            CompletableFuture<Integer> end = CompletableFuture.supplyAsync(() -> {
+                try {
+                    return ch.read(ByteBuffer.allocate(4096)); // closed without a word: -1
+                } catch (IOException e) {
+                    return -2;
+                }
+            });
+            return new Idle(ch, t0, end);
+        }
+
+        void assertClosedAfterIdleLimit(String who) throws Exception {
+            assertEquals(-1, end.get(SILENT_CLOSED_WITHIN_S, TimeUnit.SECONDS), who + " was closed by the supervisor");
+            long heldMs = (System.nanoTime() - connectedNanos) / 1_000_000;
+            assertTrue(heldMs >= 9_000, who + " was closed after " + heldMs + " ms, before its 10 s");
+            ch.close();
         }
     }
 

@@ -9,6 +9,9 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.UUID;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -23,6 +26,7 @@ import dev.supervisor.it.SecurityHarness.Supervisor;
  */
 class ControlSocketAccessIT {
     private static final String STATUS = "{\"v\":1,\"cmd\":\"status\"}";
+    private static final ObjectMapper JSON = new ObjectMapper();
 
     @TempDir
     Path tmp;
@@ -89,6 +93,25 @@ class ControlSocketAccessIT {
             assertEquals("{\"v\":1,\"ok\":false,\"error\":\"pid " + self + " is not a current worker of this supervisor\"}",
                     Sec.request(s.control(), "{\"v\":1,\"cmd\":\"watch\"}"));
             assertTrue(Sec.request(s.control(), STATUS).contains("\"ok\":true"));
+        }
+    }
+
+    @Test
+    void aDrainingWorkerGetsNoListeners() throws Exception {
+        Path dir = Sec.publicFixtures(fixtures);
+        try (Supervisor s = SecurityHarness.run(tmp).listen("web", "127.0.0.1:0").readyNotify()
+                .command(Sec.python(), "-u", dir.resolve("user_worker.py").toString()).start()) {
+            s.awaitReady(1);
+            long old = s.workerPids(1).get(0);
+            JsonNode current = JSON.readTree(s.awaitLine(0, "^\\[1\\.0 " + old + "\\] CONTROL (.*)$", Duration.ofSeconds(5)).group(1));
+            assertEquals(1, current.path("fds").asInt(), "a current worker gets its listener: " + current);
+            SecurityHarness.Cli reload = s.cli("reload", "--control", s.control().toString());
+            assertEquals(0, reload.exit(), reload.toString());
+            // generation 1 was told to drain (TERM), and asks again on its way out
+            JsonNode draining = JSON.readTree(s.awaitLine(0, "^\\[1\\.0 " + old + "\\] DRAIN-CONTROL (.*)$", Duration.ofSeconds(10)).group(1));
+            assertEquals("{\"v\":1,\"ok\":false,\"error\":\"pid " + old + " is not a current worker of this supervisor\"}",
+                    draining.path("answer").toString());
+            assertEquals(0, draining.path("fds").asInt());
         }
     }
 }

@@ -85,4 +85,22 @@ class PrivilegeDropIT {
             s.awaitLine("^supervisor: --user no-such-user-x: no user 'no-such-user-x'$");
         }
     }
+
+    @Test
+    void userWithoutRootIsBadUsage() throws Exception {
+        int[] user = Sec.testUser();
+        // a copy of the distribution that the test user can read, wherever the build lives
+        Path home = Files.createDirectories(fixtures.resolve("supervisor"));
+        Sec.publicFixtures(fixtures);
+        Path built = SecurityHarness.supervisorBin().getParent().getParent();
+        Sec.Result copy = Sec.run(Duration.ofSeconds(60), "cp", "-R", built + "/.", home.toString());
+        assertEquals(0, copy.exit(), copy.toString());
+        Sec.run(Duration.ofSeconds(60), "chmod", "-R", "a+rX", home.toString());
+        String javaHome = System.getProperty("java.home");
+        Sec.Result r = Sec.runAs(user, "env", "JAVA_HOME=" + javaHome, home.resolve("bin/supervisor").toString(), "run", "--user", "nobody",
+                "-l", "web=127.0.0.1:0", "--control", "/tmp/supervisor-it-" + java.util.UUID.randomUUID() + "/ctl.sock", "--", "true");
+        assertEquals(64, r.exit(), r.toString());
+        assertEquals("supervisor: --user nobody needs the supervisor to run as root (it runs as uid " + user[0] + ")", r.stderr().strip(),
+                r.toString());
+    }
 }
