@@ -114,4 +114,26 @@ class ControlSocketAccessIT {
             assertEquals(0, draining.path("fds").asInt());
         }
     }
+
+    @Test
+    void aControlDirectoryOthersCanEnterOrOwnIsRefused() throws Exception {
+        int[] user = Sec.testUser();
+        Path open = Files.createDirectory(tmp.resolve("open"), PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwxr-xr-x")));
+        Files.setPosixFilePermissions(open, PosixFilePermissions.fromString("rwxr-xr-x"));
+        refused(open, "control directory " + open + " must be a directory of mode 0700 owned by uid 0 (it is rwxr-xr-x, owner 0, group 0)");
+        Path theirs = Files.createDirectory(tmp.resolve("theirs"));
+        Files.setPosixFilePermissions(theirs, PosixFilePermissions.fromString("rwx------"));
+        Sec.Result chown = Sec.run(Duration.ofSeconds(10), "chown", user[0] + ":" + user[1], theirs.toString());
+        assertEquals(0, chown.exit(), chown.toString());
+        refused(theirs, "control directory " + theirs + " must be a directory of mode 0700 owned by uid 0 (it is rwx------, owner "
+                + user[0] + ", group " + user[1] + ")");
+    }
+
+    private void refused(Path dir, String message) {
+        try (Supervisor s = SecurityHarness.run(tmp).rawArgs("run", "-l", "web=127.0.0.1:0", "--control", dir.resolve("ctl.sock").toString(),
+                "--", "true").start()) {
+            assertEquals(69, s.awaitExit(Duration.ofSeconds(30)));
+            s.awaitLine(0, "^supervisor: " + java.util.regex.Pattern.quote(message) + ": choose another --control, or fix it$", Duration.ofSeconds(5));
+        }
+    }
 }
