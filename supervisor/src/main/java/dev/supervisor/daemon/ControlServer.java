@@ -422,9 +422,11 @@ public final class ControlServer implements AutoCloseable {
             answer(k, c, Message.error("pid " + c.pid + " is not a current worker of this supervisor"), true);
             return;
         }
-        c.watching = true;
-        clients--;
-        watchers.computeIfAbsent(c.pid, p -> new ArrayList<>()).add(k);
+        if (!c.watching) { // a second watch on the same connection changes nothing
+            c.watching = true;
+            clients--; // a worker's watch does not take a client slot
+            watchers.computeIfAbsent(c.pid, p -> new ArrayList<>()).add(k);
+        }
         answer(k, c, Message.answer(true), false);
     }
 
