@@ -41,19 +41,24 @@ def main():
     print("IDS " + json.dumps(ids), flush=True)
     print("CONTROL " + json.dumps(ask_listeners()), flush=True)
     lsock = socket.socket(fileno=3)
+    lsock.setblocking(False)  # workers share the socket: the one that loses the race gets EAGAIN
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_w, False)
+    signal.set_wakeup_fd(wake_w)  # TERM wakes select() through this pipe
     stop = []
     signal.signal(signal.SIGTERM, lambda *a: stop.append(1))
     notify("READY=1")
     body = json.dumps(ids).encode()
     while not stop:
+        readable, _, _ = select.select([lsock, wake_r], [], [])
+        if lsock not in readable:
+            continue
         try:
-            readable, _, _ = select.select([lsock], [], [], 1)
-        except InterruptedError:
+            conn, _ = lsock.accept()
+        except (BlockingIOError, InterruptedError):
             continue
-        if not readable:
-            continue
-        conn, _ = lsock.accept()
         with conn:
+            conn.setblocking(True)
             conn.settimeout(10)
             conn.recv(65536)
             conn.sendall(b"HTTP/1.0 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
