@@ -251,7 +251,7 @@ public final class Supervisor {
         starting = g;
         g.readyTimer = after(next.readyTimeout, () -> {
             if (g.state == Generation.State.STARTING) {
-                failGeneration(g, g + " was not ready within " + Durations.format(next.readyTimeout), notReadyTail(g));
+                failGeneration(g, g + " was not ready within " + Durations.format(next.readyTimeout), null);
             }
         });
         log.info("starting " + g + ": " + next.workers + " x " + String.join(" ", next.command));
@@ -349,16 +349,19 @@ public final class Supervisor {
                 + String.format("%.2f", g.overheadNanos / 1e6) + " ms)";
         Generation old = serving;
         serving = g;
-        if (g == starting) {
-            starting = null;
-        }
         if (old != null && old != g) {
             drain(old);
             log.info(g + timing + "; draining " + old);
         } else {
             log.info(g + timing);
         }
-        finishReload(ReloadResult.ok(g.number));
+        if (g == starting) {
+            starting = null;
+            finishReload(ReloadResult.ok(g.number));
+        } else if (!stopping) {
+            // Generation 1, which no reload started: a reload running now waits for its own generation.
+            manager.accept(Wire.READY + "\n" + Wire.STATUS_PREFIX + "serving generation " + g.number);
+        }
     }
 
     /** Answers everyone waiting for the reload that just ended, then runs the merged one, if any. */
@@ -390,13 +393,18 @@ public final class Supervisor {
         g.drainTimer = after(g.config.drainTimeout, () -> {
             for (Worker w : g.live) {
                 log.info(w + " still running " + Durations.format(g.config.drainTimeout) + " after the drain signal: killing it");
+                w.killedAtDrainTimeout = true;
                 w.process.killGroup();
             }
         });
         exitIfDone(g);
     }
 
-    /** The new generation did not come up: kill it, leave the serving one untouched. */
+    /**
+     * The new generation did not come up: kill it, leave the serving one untouched. A null
+     * {@code stderr} means the last words of a worker that was not ready, read once it is killed
+     * (its pipe ends then, so reading the tail does not wait).
+     */
     private void failGeneration(Generation g, String reason, List<String> stderr) {
         g.state = Generation.State.FAILED;
         if (g.readyTimer != null) {
@@ -405,8 +413,16 @@ public final class Supervisor {
         if (starting == g) {
             starting = null;
         }
+        if (serving != null) {
+            // The failed config is not in effect: a listener only it named is closed once g has gone.
+            config = serving.config;
+        }
+        Worker notReady = stderr == null ? firstNotReady(g) : null;
         for (Worker w : g.live) {
             w.process.killGroup();
+        }
+        if (stderr == null) {
+            stderr = notReady == null ? List.of() : notReady.process.stderrTail();
         }
         log.info("reload failed: " + reason + (serving != null ? "; " + serving + " keeps serving" : ""));
         for (String line : stderr) {
@@ -416,13 +432,14 @@ public final class Supervisor {
         finishReload(ReloadResult.failed(g.number, reason, stderr));
     }
 
-    private List<String> notReadyTail(Generation g) {
+    /** The first worker of {@code g} that was not ready: its stderr goes in the answer. */
+    private static Worker firstNotReady(Generation g) {
         for (Worker w : g.slots) {
             if (w != null && w.state == Worker.State.STARTING) {
-                return w.process.stderrTail();
+                return w;
             }
         }
-        return List.of();
+        return null;
     }
 
     // ---- worker exits ----
@@ -438,7 +455,8 @@ public final class Supervisor {
         Generation g = w.generation;
         g.live.remove(w);
         Duration served = Duration.ofNanos(System.nanoTime() - w.startedNanos);
-        log.info(w + " " + ExitStatus.describe(status) + (was == Worker.State.DRAINING ? " (drained)" : ""));
+        log.info(w + " " + ExitStatus.describe(status)
+                + (w.killedAtDrainTimeout ? " (at the drain timeout)" : was == Worker.State.DRAINING ? " (drained)" : ""));
         if (g == starting) {
             failGeneration(g, w + " " + ExitStatus.describe(status) + " before it was ready", w.process.stderrTail());
         } else if (g == serving && !stopping && g.slots[w.slot] == w) {
