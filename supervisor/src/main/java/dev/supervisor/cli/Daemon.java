@@ -41,10 +41,12 @@ final class Daemon {
     int run() {
         Config config;
         List<String> wrapper;
+        ProcessWrapper.User user;
         try {
             config = Config.load(options.config, flags);
             checkCommand(config.command.get(0));
-            wrapper = ProcessWrapper.build(options.user, log);
+            user = ProcessWrapper.resolve(options.user);
+            wrapper = ProcessWrapper.build(user, log);
         } catch (IllegalArgumentException e) {
             System.err.println("supervisor: " + e.getMessage());
             return Wire.EXIT_USAGE;
@@ -82,8 +84,8 @@ final class Daemon {
         ControlServer control;
         NotifySocket notify;
         try {
-            control = ControlServer.open(controlPath);
-            notify = NotifySocket.open(notifyPath);
+            control = ControlServer.open(controlPath, user);
+            notify = NotifySocket.open(notifyPath, user);
         } catch (IOException | RuntimeException e) {
             System.err.println("supervisor: " + e.getMessage());
             bound.forEach(Listener::close);
