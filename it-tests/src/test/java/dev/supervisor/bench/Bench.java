@@ -216,8 +216,11 @@ public final class Bench {
         return Tools.jdks().getOrDefault("17", null);
     }
 
-    /** lighttpd's config for running under supervisor: socket activation, X-Gen = SUPERVISOR_GENERATION. */
-    Path lighttpdConfig(String name, boolean activated, int port) throws IOException {
+    /**
+     * lighttpd's config: with socket activation (under supervisor) or binding 127.0.0.1:{@code port}
+     * itself; {@code genHeader} adds X-Gen = SUPERVISOR_GENERATION to every answer.
+     */
+    Path lighttpdConfig(String name, boolean activated, int port, boolean genHeader) throws IOException {
         Path d = dir(name);
         Path www = Files.createDirectories(d.resolve("www"));
         Files.writeString(www.resolve("index.html"), "ok\n");
@@ -231,11 +234,14 @@ public final class Bench {
                 "server.errorlog = \"/dev/stderr\""));
         if (activated) {
             lines.add("server.systemd-socket-activation = \"enable\"");
-            lines.add("server.modules += ( \"mod_setenv\" )");
-            lines.add("setenv.add-response-header = ( \"X-Gen\" => env.SUPERVISOR_GENERATION )");
         } else {
             lines.add("server.bind = \"127.0.0.1\"");
             lines.add("server.port = " + port);
+            lines.add("server.listen-backlog = 4096"); // as the supervisor's listen()
+        }
+        if (genHeader) {
+            lines.add("server.modules += ( \"mod_setenv\" )");
+            lines.add("setenv.add-response-header = ( \"X-Gen\" => env.SUPERVISOR_GENERATION )");
         }
         Path conf = d.resolve(activated ? "lighttpd-activated.conf" : "lighttpd-alone.conf");
         Files.writeString(conf, String.join("\n", lines) + "\n");
@@ -245,7 +251,7 @@ public final class Bench {
     /** supervisor run over lighttpd ({@code workers} processes), ready after 50 ms alive, drained with INT (lighttpd's graceful stop). */
     SupervisorTarget supervisorLighttpd(String name, int workers) throws IOException {
         Path lighttpd = Tools.require("lighttpd");
-        Path conf = lighttpdConfig(name, true, 0);
+        Path conf = lighttpdConfig(name, true, 0, true);
         return new SupervisorTarget("supervisor + lighttpd", o.home, dir(name), "run",
                 List.of("-l", "http=127.0.0.1:0", "-n", Integer.toString(workers), "--ready", "delay:50ms", "--drain-signal", "INT", "--drain-timeout",
                         "30s"),

@@ -95,7 +95,7 @@ final class MasterTarget implements Target {
                 "global",
                 "    master-worker",
                 "    stats socket " + dir.resolve("admin.sock") + " mode 600 level admin expose-fd listeners",
-                "    maxconn 20000",
+                "    maxconn 4096", // needs about 2 fds each; the run's limit may be 20000
                 "defaults",
                 "    mode http",
                 "    timeout connect 5s",

@@ -31,6 +31,7 @@ final class ReloadRun {
     long staleReconnects;
     long closeResponses;
     int exitCode = Integer.MIN_VALUE;
+    int clientsPerMode;
     String aborted;
     final Map<String, String> notes = new HashMap<>();
 
@@ -52,6 +53,7 @@ final class ReloadRun {
             spec.keepAliveClients = o.clients;
             spec.rate = o.rate;
             spec.maxDuration = Duration.ofHours(1);
+            r.clientsPerMode = o.clients;
             LoadGen load = LoadGen.start(spec);
             r.steadyFrom = Clock.nanos();
             park(o.steady);

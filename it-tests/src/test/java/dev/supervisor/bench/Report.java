@@ -95,8 +95,12 @@ final class Report {
         root.with("machine").put("loadavg_at_end", Machine.read("/proc/loadavg").strip());
         Files.writeString(dir.resolve("results.json"), Message.json().copy().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(root) + "\n");
         for (Map.Entry<String, ReloadRun> e : runs.entrySet()) {
-            if (!e.getValue().timeline.isEmpty()) {
-                Files.writeString(dir.resolve("timeline-" + e.getKey() + ".svg"), Chart.svg(e.getValue()));
+            ReloadRun r = e.getValue();
+            if (!r.timeline.isEmpty() && r.samples != null) {
+                Files.writeString(dir.resolve("timeline-" + e.getKey() + ".svg"), Chart.svg(r));
+                long from = Math.max(r.steadyFrom, r.reloadFrom - 3_000_000_000L);
+                long to = Math.min(r.end, r.reloadFrom + 12_000_000_000L);
+                Files.writeString(dir.resolve("timeline-" + e.getKey() + "-zoom.svg"), Chart.svg(r, from, to, "steady to first reloads"));
             }
         }
         Files.writeString(dir.resolve("results.md"), markdown());
@@ -135,7 +139,7 @@ final class Report {
     private void reloadTables(StringBuilder md) {
         List<JsonNode> rows = new ArrayList<>();
         scenarios.fields().forEachRemaining(e -> {
-            if (e.getValue().has("reloads_asked") && !e.getValue().has("skipped")) {
+            if (e.getValue().has("reloads_asked") && !e.getKey().startsWith("scale-")) {
                 rows.add(e.getValue());
             }
         });

@@ -78,6 +78,26 @@ final class Samples {
         return out;
     }
 
+    /** Outcome counts by mode: {"fresh": {"ok": n, ...}, "keepalive": {...}}, only outcomes that occurred. */
+    com.fasterxml.jackson.databind.node.ObjectNode outcomes() {
+        com.fasterxml.jackson.databind.node.ObjectNode n = Bench.object();
+        for (LoadGen.Mode m : LoadGen.Mode.values()) {
+            long[] c = new long[LoadGen.OUTCOMES.length];
+            for (int i = 0; i < size; i++) {
+                if (mode[i] == m.ordinal()) {
+                    c[outcome[i]]++;
+                }
+            }
+            com.fasterxml.jackson.databind.node.ObjectNode mj = n.putObject(m.name().toLowerCase());
+            for (LoadGen.Outcome o : LoadGen.OUTCOMES) {
+                if (c[o.ordinal()] > 0 || o == LoadGen.Outcome.OK) {
+                    mj.put(o.name().toLowerCase(), c[o.ordinal()]);
+                }
+            }
+        }
+        return n;
+    }
+
     boolean failed(int i) {
         return outcome[i] != LoadGen.Outcome.OK.ordinal();
     }
