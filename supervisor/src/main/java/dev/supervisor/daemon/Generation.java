@@ -2,6 +2,7 @@ package dev.supervisor.daemon;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 
 /**
  * One set of workers started together from one config: STARTING → READY → DRAINING → EXITED,
@@ -26,6 +27,8 @@ final class Generation {
     long overheadNanos = -1;
     Timer readyTimer;
     Timer drainTimer;
+    /** Every worker's environment but SUPERVISOR_WORKER; built by the first spawn. */
+    Map<String, String> env;
 
     Generation(int number, Config config, List<Listener> listeners, long startedNanos) {
         this.number = number;

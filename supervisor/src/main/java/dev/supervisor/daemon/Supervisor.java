@@ -287,18 +287,27 @@ public final class Supervisor {
         for (Listener l : g.listeners) {
             names.add(l.name());
         }
-        Map<String, String> extra = new LinkedHashMap<>(supervisorEnv);
-        extra.putAll(ListenFds.environment(names));
-        extra.put(Wire.SUPERVISOR_GENERATION, Integer.toString(g.number));
-        extra.put(Wire.SUPERVISOR_WORKER, Integer.toString(slot));
-        extra.putAll(g.config.env);
-        String opts = supervisorEnv.get(Wire.JDK_JAVA_OPTIONS);
-        if (opts != null) {
-            String own = baseEnv.get(Wire.JDK_JAVA_OPTIONS);
-            extra.put(Wire.JDK_JAVA_OPTIONS, own == null || own.isBlank() ? opts : own + " " + opts);
+        if (g.env == null) {
+            // The same for every worker of the generation but SUPERVISOR_WORKER: built once, not
+            // once per worker.
+            Map<String, String> extra = new LinkedHashMap<>(supervisorEnv);
+            extra.putAll(ListenFds.environment(names));
+            extra.put(Wire.SUPERVISOR_GENERATION, Integer.toString(g.number));
+            extra.put(Wire.SUPERVISOR_WORKER, "");
+            extra.putAll(g.config.env);
+            String opts = supervisorEnv.get(Wire.JDK_JAVA_OPTIONS);
+            if (opts != null) {
+                String own = baseEnv.get(Wire.JDK_JAVA_OPTIONS);
+                extra.put(Wire.JDK_JAVA_OPTIONS, own == null || own.isBlank() ? opts : own + " " + opts);
+            }
+            g.env = PosixSpawner.workerEnvironment(baseEnv, extra);
+        }
+        Map<String, String> env = new LinkedHashMap<>(g.env);
+        if (!g.config.env.containsKey(Wire.SUPERVISOR_WORKER)) {
+            env.put(Wire.SUPERVISOR_WORKER, Integer.toString(slot));
         }
         int stdin = g.config.stdinListener == null ? -1 : names.indexOf(g.config.stdinListener);
-        return new Spawner.Spec(g.config.command, PosixSpawner.workerEnvironment(baseEnv, extra), g.listeners, stdin, g.number, slot);
+        return new Spawner.Spec(g.config.command, env, g.listeners, stdin, g.number, slot);
     }
 
     private void onSpawnFailure(Generation g, int slot, Backoff backoff, String message) {
