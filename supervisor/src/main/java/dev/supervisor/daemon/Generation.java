@@ -23,7 +23,10 @@ final class Generation {
     /** When the reload that made this generation was taken up (= startedNanos for generation 1). */
     long requestedNanos;
     long readyNanos;
-    /** Reload time the workers did not account for: request to drain, minus the slowest worker's start-to-ready. */
+    /**
+     * Reload time the workers did not account for: request to drain, minus the slowest worker's
+     * own start-to-ready (from its spawn call until its READY=1 was read, or until its delay ended).
+     */
     long overheadNanos = -1;
     Timer readyTimer;
     Timer drainTimer;
