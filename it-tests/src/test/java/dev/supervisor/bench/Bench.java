@@ -26,7 +26,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
  */
 public final class Bench {
     /** Scenario names, in the order a full run takes them. */
-    static final List<String> SCENARIOS = List.of("idle", "throughput", "sup-lighttpd", "sup-demo", "sup-gunicorn", "nginx", "haproxy", "gunicorn",
+    static final List<String> SCENARIOS = List.of("idle", "throughput", "overhead", "sup-lighttpd", "sup-demo", "sup-gunicorn", "nginx", "haproxy", "gunicorn",
             "scale-listeners", "scale-workers", "scale-held", "scale-storm");
     static final List<String> QUICK_SCENARIOS = List.of("sup-demo", "sup-lighttpd");
 
@@ -187,6 +187,7 @@ public final class Bench {
                     o.otherReloads, o));
             case "idle" -> report.put(s, Idle.run(this));
             case "throughput" -> report.put(s, Throughput.run(this));
+            case "overhead" -> report.put(s, Overhead.run(this));
             case "scale-listeners" -> report.put(s, Scale.listeners(this));
             case "scale-workers" -> report.put(s, Scale.workers(this));
             case "scale-held" -> report.put(s, Scale.held(this));

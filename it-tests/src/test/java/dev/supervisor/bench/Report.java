@@ -119,6 +119,7 @@ final class Report {
         m.path("tools").fields().forEachRemaining(e -> md.append("- ").append(e.getValue().asText()).append('\n'));
         md.append('\n');
         reloadTables(md);
+        Overhead.markdown(scenarios.path("overhead"), md);
         Throughput.markdown(scenarios.path("throughput"), md);
         Idle.markdown(scenarios.path("idle"), md);
         Scale.markdown(scenarios, md);
