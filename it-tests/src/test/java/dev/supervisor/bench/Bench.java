@@ -41,6 +41,9 @@ public final class Bench {
         int otherReloads = 200;
         Duration steady = Duration.ofSeconds(10);
         Duration gap = Duration.ofMillis(50);
+        /** The first reloads of each run come this far apart, so that the second after each is measured on its own. */
+        int spacedReloads = 15;
+        Duration spacedGap = Duration.ofMillis(1500);
         Duration idle = Duration.ofSeconds(60);
         Duration wrk = Duration.ofSeconds(8);
         int wrkRounds = 3;
@@ -59,6 +62,8 @@ public final class Bench {
             o.demoReloads = 3;
             o.otherReloads = 3;
             o.steady = Duration.ofSeconds(2);
+            o.spacedReloads = 1;
+            o.spacedGap = Duration.ofMillis(1000);
             o.clients = 4;
             o.rate = 50;
             o.scenarios = new LinkedHashSet<>(QUICK_SCENARIOS);
@@ -81,6 +86,8 @@ public final class Bench {
                     case "--other-reloads" -> o.otherReloads = Integer.parseInt(args[++i]);
                     case "--steady" -> o.steady = Duration.ofMillis((long) (Double.parseDouble(args[++i]) * 1000));
                     case "--gap-ms" -> o.gap = Duration.ofMillis(Long.parseLong(args[++i]));
+                    case "--spaced" -> o.spacedReloads = Integer.parseInt(args[++i]);
+                    case "--spaced-gap-ms" -> o.spacedGap = Duration.ofMillis(Long.parseLong(args[++i]));
                     case "--idle" -> o.idle = Duration.ofMillis((long) (Double.parseDouble(args[++i]) * 1000));
                     case "--wrk" -> o.wrk = Duration.ofMillis((long) (Double.parseDouble(args[++i]) * 1000));
                     case "--clients" -> o.clients = Integer.parseInt(args[++i]);
@@ -109,6 +116,7 @@ public final class Bench {
         static String usage() {
             return String.join("\n",
                     "usage: bench/run [--quick] [--reloads N] [--demo-reloads N] [--other-reloads N] [--steady S] [--gap-ms MS]",
+                    "                 [--spaced N] [--spaced-gap-ms MS]",
                     "                 [--idle S] [--wrk S] [--clients N] [--rate R] [--only A,B] [--skip A,B] [--out DIR] [--home DIR]",
                     "scenarios: " + String.join(", ", SCENARIOS));
         }

@@ -63,6 +63,12 @@ final class LoadGen implements AutoCloseable {
     final AtomicLongArray counts = new AtomicLongArray(OUTCOMES.length);
     final AtomicLongArray staleReconnects = new AtomicLongArray(2);
     final AtomicLongArray closeResponses = new AtomicLongArray(2);
+    /**
+     * Keep-alive requests that failed "closed" on a reused connection before any response byte,
+     * retried once on a new connection (as RFC 9112 9.3.1 lets a client do for an idempotent
+     * request): {answered, failed again}. The first attempt still counts as failed.
+     */
+    final AtomicLongArray retried = new AtomicLongArray(2);
 
     LoadGen(Spec spec) {
         if (!spec.target.getAddress().isLoopbackAddress()) {
@@ -219,6 +225,17 @@ final class LoadGen implements AutoCloseable {
             Outcome o = exchange(start, reused);
             if (o != Outcome.OK) {
                 closeChannel();
+                if (o == Outcome.CLOSED && reused && gotLast == 0) {
+                    long again = Clock.nanos();
+                    Outcome r = connect(again);
+                    if (r == null) {
+                        r = exchange(again, false);
+                        if (r != Outcome.OK) {
+                            closeChannel();
+                        }
+                    }
+                    retried.incrementAndGet(r == Outcome.OK ? 0 : 1);
+                }
             }
             return o;
         }
@@ -259,9 +276,12 @@ final class LoadGen implements AutoCloseable {
             }
         }
 
+        /** Response bytes the last {@link #exchange} received. */
+        private int gotLast;
+
         /** Sends the request and reads one response. */
         private Outcome exchange(long start, boolean reused) {
-            int got = 0;
+            gotLast = 0;
             try {
                 ByteBuffer out = ByteBuffer.wrap(request);
                 while (out.hasRemaining()) {
@@ -280,7 +300,7 @@ final class LoadGen implements AutoCloseable {
                     if (n < 0) {
                         return Outcome.CLOSED;
                     }
-                    got += n;
+                    gotLast += n;
                     if (n > 0) {
                         int r = parse();
                         if (r >= 0) {
@@ -299,7 +319,7 @@ final class LoadGen implements AutoCloseable {
                     }
                 }
             } catch (IOException e) {
-                if (reused && got == 0) {
+                if (reused && gotLast == 0) {
                     return Outcome.CLOSED;
                 }
                 return isReset(e) ? Outcome.RESET : Outcome.CLOSED;

@@ -32,8 +32,12 @@ final class MasterTarget implements Target {
     /** When not null, the line that says a reload (or the start) is complete; else N worker lines. */
     private final Pattern doneLine;
     private final Pattern failLine;
+    /** The master's line that says it took the signal; a signal not acknowledged within 2 s is sent again. */
+    private Pattern ackLine;
     private Proc proc;
     private int reloads;
+    /** Reload signals the master did not acknowledge and that were sent again. */
+    int resent;
 
     private MasterTarget(String name, Path dir, List<String> command, Map<String, String> env, int port, int reloadSignal, String signalName,
             Pattern workerLine, int workersPerGeneration, Pattern doneLine, Pattern failLine) {
@@ -78,7 +82,7 @@ final class MasterTarget implements Target {
                 "}", ""));
         return new MasterTarget("nginx", dir, List.of(nginx.toString(), "-p", dir.toString(), "-c", conf.toString(), "-e", "stderr"), Map.of(),
                 port, Proc.Signals.HUP, "SIGHUP", Pattern.compile("start worker process (\\d+)"), workers, null,
-                Pattern.compile("\\[emerg\\]"));
+                Pattern.compile("\\[emerg\\]")).ack("signal 1 \\(SIGHUP\\) received");
     }
 
     /**
@@ -109,7 +113,7 @@ final class MasterTarget implements Target {
                 ""));
         return new MasterTarget("HAProxy", dir, List.of(haproxy.toString(), "-W", "-db", "-f", conf.toString()), Map.of(), port,
                 Proc.Signals.USR2, "SIGUSR2", Pattern.compile("New worker \\((\\d+)\\) forked"), 1, Pattern.compile("Loading success"),
-                Pattern.compile("Loading failure"));
+                Pattern.compile("Loading failure")).ack("Reloading HAProxy");
     }
 
     /**
@@ -119,7 +123,8 @@ final class MasterTarget implements Target {
     static MasterTarget gunicorn(Path gunicorn, Path dir, Path appDir, int port, int workers) throws IOException {
         Files.createDirectories(dir);
         return new MasterTarget("gunicorn", dir, gunicornCommand(gunicorn, appDir, workers, "127.0.0.1:" + port), Map.of(), port, Proc.Signals.HUP,
-                "SIGHUP", Pattern.compile("Booting worker with pid: (\\d+)"), workers, null, Pattern.compile("Worker failed to boot|Shutting down: Master"));
+                "SIGHUP", Pattern.compile("Booting worker with pid: (\\d+)"), workers, null, Pattern.compile("Worker failed to boot|Shutting down: Master"))
+                .ack("Handling signal: hup");
     }
 
     /** The same gunicorn command, with {@code --bind} only when {@code bind} is not null. */
@@ -132,6 +137,11 @@ final class MasterTarget implements Target {
         }
         cmd.add("bench_app:app");
         return cmd;
+    }
+
+    MasterTarget ack(String regex) {
+        this.ackLine = Pattern.compile(regex);
+        return this;
     }
 
     @Override
@@ -194,6 +204,19 @@ final class MasterTarget implements Target {
         long t0 = Clock.nanos();
         Proc.signal(proc.pid(), reloadSignal);
         try {
+            for (int attempt = 0; ackLine != null; attempt++) {
+                try {
+                    proc.await(ackLine, mark, Duration.ofSeconds(2));
+                    break;
+                } catch (BenchException e) {
+                    if (attempt >= 3 || !proc.process.isAlive()) {
+                        throw e;
+                    }
+                    resent++;
+                    Bench.say("%s: the master did not take the reload signal within 2 s; sending it again", name);
+                    Proc.signal(proc.pid(), reloadSignal);
+                }
+            }
             List<Integer> pids = awaitGeneration(mark);
             return new Reload(index, true, t0, Clock.nanos(), index + 2, pids, null);
         } catch (BenchException e) {

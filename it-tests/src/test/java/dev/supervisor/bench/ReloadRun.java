@@ -26,10 +26,15 @@ final class ReloadRun {
     Samples samples;
     long steadyFrom;
     long reloadFrom;
+    /** The first {@code spaced} reloads are {@link Bench.Options#spacedGap} apart; the rest back to back. */
+    int spaced;
+    long burstFrom;
     long end;
     Map<Integer, SupervisorTarget.Generation> timeline = Map.of();
     long staleReconnects;
     long closeResponses;
+    long retriedOk;
+    long retriedFailed;
     int exitCode = Integer.MIN_VALUE;
     int clientsPerMode;
     String aborted;
@@ -62,7 +67,12 @@ final class ReloadRun {
                     load.total(), load.failures(), reloads, t.reloadMethod());
             int consecutiveFailures = 0;
             long lastReport = Clock.nanos();
+            r.spaced = Math.min(o.spacedReloads, reloads);
+            r.burstFrom = Long.MAX_VALUE;
             for (int i = 0; i < reloads; i++) {
+                if (i == r.spaced) {
+                    r.burstFrom = Clock.nanos();
+                }
                 Target.Reload x = t.reload();
                 r.reloads.add(x);
                 consecutiveFailures = x.ok() ? 0 : consecutiveFailures + 1;
@@ -77,16 +87,22 @@ final class ReloadRun {
                     lastReport = Clock.nanos();
                     Bench.say("%s: %d/%d reloads, %d requests, %d failed", t.name(), i + 1, reloads, load.total(), load.failures());
                 }
-                park(o.gap);
+                park(i < r.spaced ? o.spacedGap : o.gap);
             }
             park(Duration.ofSeconds(1));
             r.samples = load.stop();
             r.end = Clock.nanos();
             r.staleReconnects = load.staleReconnects.get(LoadGen.Mode.KEEPALIVE.ordinal());
             r.closeResponses = load.closeResponses.get(LoadGen.Mode.KEEPALIVE.ordinal());
+            r.retriedOk = load.retried.get(0);
+            r.retriedFailed = load.retried.get(1);
             if (t instanceof SupervisorTarget s) {
                 r.exitCode = s.stop();
                 r.timeline = s.timeline();
+            }
+            if (t instanceof MasterTarget m && m.resent > 0) {
+                r.notes.put("reload_signals_sent_again", m.resent + " reload signals were not acknowledged by the master within 2 s and were sent "
+                        + "again (the reload counts once)");
             }
             Bench.say("%s: %d reloads (%d ok), %d requests, %d failed", t.name(), r.reloads.size(), r.reloads.stream().filter(Target.Reload::ok).count(),
                     r.samples.size, load.failures());
@@ -144,11 +160,17 @@ final class ReloadRun {
         return f;
     }
 
-    /** Latency (ms) of the successful requests of {@code mode} that started in a window. */
-    Stats latency(LoadGen.Mode mode, boolean afterReload) {
+    enum Window { STEADY, AFTER_SPACED_RELOAD, BACK_TO_BACK }
+
+    /**
+     * Latency (ms) of the successful requests of {@code mode} that started in a window: the steady
+     * phase (after its first seconds), the second after each spaced reload, or the back-to-back phase.
+     */
+    Stats latency(LoadGen.Mode mode, Window w) {
         double[] v = new double[samples.size];
         int n = 0;
-        long[] reqs = reloads.stream().mapToLong(Target.Reload::requestedNanos).toArray();
+        long[] reqs = reloads.stream().limit(spaced).mapToLong(Target.Reload::requestedNanos).toArray();
+        boolean afterReload = w == Window.AFTER_SPACED_RELOAD;
         int k = 0;
         long steadyStart = steadyFrom + Math.min(2_000_000_000L, (reloadFrom - steadyFrom) / 4);
         for (int i = 0; i < samples.size; i++) {
@@ -162,8 +184,10 @@ final class ReloadRun {
                     k++;
                 }
                 in = reqs.length > 0 && s >= reqs[k] && s < reqs[k] + 1_000_000_000L;
-            } else {
+            } else if (w == Window.STEADY) {
                 in = s >= steadyStart && s < reloadFrom;
+            } else {
+                in = s >= burstFrom;
             }
             if (in) {
                 v[n++] = samples.latencyUs[i] / 1000.0;
@@ -266,6 +290,8 @@ final class ReloadRun {
         }
         n.put("steady_seconds", Stats.round(Clock.seconds(reloadFrom - steadyFrom)));
         n.put("reload_phase_seconds", Stats.round(Clock.seconds(end - reloadFrom)));
+        n.put("reloads_spaced", spaced);
+        n.put("reloads_back_to_back", reloads.size() - spaced);
         ObjectNode modes = n.putObject("modes");
         for (LoadGen.Mode m : LoadGen.Mode.values()) {
             ObjectNode mj = modes.putObject(m.name().toLowerCase());
@@ -281,11 +307,14 @@ final class ReloadRun {
             for (LoadGen.Outcome o : LoadGen.OUTCOMES) {
                 oj.put(o.name().toLowerCase(), all[o.ordinal()]);
             }
-            latency(m, false).json(mj.putObject("latency_steady_ms"));
-            latency(m, true).json(mj.putObject("latency_after_reload_ms"));
+            latency(m, Window.STEADY).json(mj.putObject("latency_steady_ms"));
+            latency(m, Window.AFTER_SPACED_RELOAD).json(mj.putObject("latency_after_reload_ms"));
+            latency(m, Window.BACK_TO_BACK).json(mj.putObject("latency_back_to_back_reloads_ms"));
         }
         n.put("keepalive_reconnects_after_server_close", staleReconnects);
         n.put("keepalive_connection_close_answers", closeResponses);
+        n.put("keepalive_closed_retried_ok", retriedOk);
+        n.put("keepalive_closed_retried_failed", retriedFailed);
         reloadDone().json(n.putObject("reload_done_ms"));
         firstServed().json(n.putObject("first_answer_from_new_generation_ms"));
         n.put("generations_advanced", generationsAdvanced());

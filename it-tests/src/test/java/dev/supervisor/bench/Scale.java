@@ -221,6 +221,7 @@ final class Scale {
         q.quick = o.quick;
         q.steady = Duration.ofSeconds(o.quick ? 1 : 3);
         q.gap = Duration.ofMillis(200);
+        q.spacedReloads = 0;
         q.clients = o.clients;
         q.rate = o.rate;
         return q;
@@ -451,9 +452,9 @@ final class Scale {
                         .append(p.path("generations_started").asInt()).append(" generations");
             }
             md.append(String.format(Locale.ROOT, "| %d storms of %d reload requests at once (lighttpd) | %s; generations STARTING or READY at most %d, listed at most %d; "
-                    + "%d failed of %d requests under load; supervisor RSS MiB before and after each storm %s |\n", s.path("storms").asInt(),
+                    + "%d failed of %d requests under load (%s); supervisor RSS MiB before and after each storm %s |\n", s.path("storms").asInt(),
                     s.path("requests_per_storm").asInt(), per, s.path("max_generations_starting_or_ready").asInt(), s.path("max_generations_listed").asInt(),
-                    s.path("failed_during_storms").asInt(), s.path("requests_during_storms").asInt(),
+                    s.path("failed_during_storms").asInt(), s.path("requests_during_storms").asInt(), s.path("outcomes").toString().replace("\"", ""),
                     s.path("supervisor_rss_mib_before_and_after_each_storm").toString()));
         }
         md.append('\n');
