@@ -145,7 +145,7 @@ final class Idle {
                 SMALL_HEAP));
         md.append("| JDK | start to listening ms | start to gen 1 ready ms | idle RSS MiB (start / end / max) | idle CPU | threads | status ms (p50 / max) "
                 + "| reload ms (p50 / max) |\n|---|---:|---:|---|---:|---:|---|---|\n");
-        n.fields().forEachRemaining(e -> {
+        n.properties().forEach(e -> {
             JsonNode j = e.getValue();
             if (!j.isObject()) {
                 return;

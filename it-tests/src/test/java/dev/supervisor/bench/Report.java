@@ -94,7 +94,7 @@ final class Report {
     void write(Path dir) throws IOException {
         Files.createDirectories(dir);
         root.put("finished", ZonedDateTime.now().format(DateTimeFormatter.ISO_OFFSET_DATE_TIME));
-        root.with("machine").put("loadavg_at_end", Machine.read("/proc/loadavg").strip());
+        ((ObjectNode) root.get("machine")).put("loadavg_at_end", Machine.read("/proc/loadavg").strip());
         Files.writeString(dir.resolve("results.json"), Message.json().copy().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(root) + "\n");
         for (Map.Entry<String, ReloadRun> e : runs.entrySet()) {
             ReloadRun r = e.getValue();
@@ -118,8 +118,8 @@ final class Report {
         md.append("Machine: ").append(m.path("nproc").asInt()).append(" CPUs (").append(m.path("cpu").asText()).append("), ")
                 .append(m.path("memory_mib").asLong() / 1024).append(" GiB, Linux ").append(m.path("kernel").asText()).append("; load average at start ")
                 .append(m.path("loadavg_at_start").asText()).append(" (the machine is shared with other work)\n\n");
-        m.path("jdks").fields().forEachRemaining(e -> md.append("- JDK ").append(e.getKey()).append(": ").append(e.getValue().asText()).append('\n'));
-        m.path("tools").fields().forEachRemaining(e -> md.append("- ").append(e.getValue().asText()).append('\n'));
+        m.path("jdks").properties().forEach(e -> md.append("- JDK ").append(e.getKey()).append(": ").append(e.getValue().asText()).append('\n'));
+        m.path("tools").properties().forEach(e -> md.append("- ").append(e.getValue().asText()).append('\n'));
         md.append('\n');
         targets(md);
         reloadTables(md);
@@ -128,7 +128,7 @@ final class Report {
         Idle.markdown(scenarios.path("idle"), md);
         Scale.markdown(scenarios, md);
         List<String> other = new ArrayList<>();
-        scenarios.fields().forEachRemaining(e -> {
+        scenarios.properties().forEach(e -> {
             if (e.getValue().has("skipped")) {
                 other.add("- " + e.getKey() + ": skipped: " + e.getValue().path("skipped").asText());
             } else if (e.getValue().has("error")) {
@@ -143,7 +143,7 @@ final class Report {
 
     private void reloadTables(StringBuilder md) {
         List<JsonNode> rows = new ArrayList<>();
-        scenarios.fields().forEachRemaining(e -> {
+        scenarios.properties().forEach(e -> {
             if (e.getValue().has("reloads_asked") && !e.getKey().startsWith("scale-")) {
                 rows.add(e.getValue());
             }
