@@ -36,7 +36,7 @@ public final class Bench {
         /** Reloads of supervisor over the LISTEN_FDS child (lighttpd): the ≥ 1,000-reload run. */
         int reloads = 1000;
         /** Reloads of supervisor over the JVM demo worker (each generation starts a JVM). */
-        int demoReloads = 100;
+        int demoReloads = 200;
         /** Reloads of nginx, HAProxy, gunicorn and supervisor + gunicorn. */
         int otherReloads = 200;
         Duration steady = Duration.ofSeconds(10);

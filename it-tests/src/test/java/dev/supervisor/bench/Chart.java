@@ -35,7 +35,7 @@ final class Chart {
         int[] fail = new int[nb];
         Samples s = r.samples;
         for (int i = 0; i < s.size; i++) {
-            long t = s.start[i];
+            long t = s.start[i] + s.latencyUs[i] * 1000L; // when it was answered (or failed)
             if (t < from || t >= to) {
                 continue;
             }
@@ -71,7 +71,7 @@ final class Chart {
                 reloadsIn++;
             }
         }
-        g.append(String.format(Locale.ROOT, "<text x=\"%d\" y=\"20\" font-size=\"15\" font-weight=\"bold\">%s: requests per 100 ms, %s (%.1f s, %d reloads, "
+        g.append(String.format(Locale.ROOT, "<text x=\"%d\" y=\"20\" font-size=\"15\" font-weight=\"bold\">%s: requests answered per 100 ms, %s (%.1f s, %d reloads, "
                 + "%d failed requests)</text>\n", LEFT, esc(r.name), what, span / 1e9, reloadsIn, failedTotal));
         g.append(String.format(Locale.ROOT, "<text x=\"%d\" y=\"38\" fill=\"#555\">%d fresh-connection + %d keep-alive clients; orange = reload requested; "
                 + "red = failed requests; bottom: generations (light = starting, solid = serving, grey = draining)</text>\n", LEFT, r.clientsPerMode,
@@ -110,7 +110,7 @@ final class Chart {
         }
         g.append(String.format(Locale.ROOT, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"black\"/>\n", LEFT, TOP + PLOT_H, W - RIGHT, TOP + PLOT_H));
         g.append(String.format(Locale.ROOT, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"black\"/>\n", LEFT, TOP, LEFT, TOP + PLOT_H));
-        g.append(String.format(Locale.ROOT, "<text x=\"14\" y=\"%d\" transform=\"rotate(-90 14 %d)\" text-anchor=\"middle\">ok requests / 100 ms</text>\n",
+        g.append(String.format(Locale.ROOT, "<text x=\"14\" y=\"%d\" transform=\"rotate(-90 14 %d)\" text-anchor=\"middle\">answered / 100 ms</text>\n",
                 TOP + PLOT_H / 2, TOP + PLOT_H / 2));
         // legend
         int ly = TOP + PLOT_H + 30;

@@ -18,8 +18,10 @@ import java.util.concurrent.locks.LockSupport;
 /**
  * The benchmark's own HTTP/1.1 load generator, for counting what happens to each request across
  * reloads (wrk measures throughput; it cannot say which request failed how). Each client is a
- * thread with one non-blocking socket and its own Selector, paced at a fixed rate (a stall shows as
- * latency, not as fewer requests). Loopback only, bounded in time.
+ * thread with one non-blocking socket and its own Selector, sending at a fixed rate. A request's
+ * latency runs from the moment it was due, not from when the client got round to sending it: a
+ * client held up by a stall sends the requests it owes right after, and each of them carries the
+ * stall (no coordinated omission, as in wrk2). Loopback only, bounded in time.
  *
  * <p>Outcomes, one per request:
  * <ul>
@@ -177,17 +179,15 @@ final class LoadGen implements AutoCloseable {
                     if (stopping || now > endNanos) {
                         break;
                     }
+                    long due = next;
                     next += interval;
-                    if (next < now - interval) {
-                        next = now; // far behind after a stall: go on from here, no burst
-                    }
                     gen = -1;
                     pid = -1;
                     long start = Clock.nanos();
                     Outcome o = mode == Mode.FRESH ? fresh(start) : keepAlive(start);
-                    long lat = Clock.nanos() - start;
+                    long lat = Clock.nanos() - due;
                     counts.incrementAndGet(o.ordinal());
-                    samples.add(start, lat, o, mode, gen, pid);
+                    samples.add(due, lat, o, mode, gen, pid);
                 }
             } finally {
                 closeChannel();

@@ -4,7 +4,7 @@ import java.util.Arrays;
 import java.util.List;
 
 /**
- * Every request's record, column-wise: start ({@link Clock} ns), latency (µs), outcome, client
+ * Every request's record, column-wise: when it was due ({@link Clock} ns), latency from then (µs), outcome, client
  * mode, and the generation and pid the answer named (-1 = none). Growable while one client thread
  * fills it; {@link #merge} sorts all clients' records by start time.
  */
