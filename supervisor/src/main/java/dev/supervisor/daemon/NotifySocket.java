@@ -96,12 +96,13 @@ public final class NotifySocket implements AutoCloseable {
                 }
                 continue; // EINTR, or a message too big for the buffer
             }
+            long received = System.nanoTime();
             long pid = senderPid(control, msg.getLong(40));
             if (pid <= 0) {
                 continue;
             }
             data.get(0, bytes, 0, (int) n);
-            supervisor.notify(ancestry(pid), new String(bytes, 0, (int) n, StandardCharsets.UTF_8));
+            supervisor.notify(pid, new String(bytes, 0, (int) n, StandardCharsets.UTF_8), received);
         }
     }
 

@@ -112,7 +112,19 @@ public final class Supervisor {
      * worker's own children (gunicorn's) are attributed to it.
      */
     public void notify(long[] ancestry, String message) {
-        post(() -> onNotify(ancestry, message));
+        long received = System.nanoTime();
+        post(() -> onNotify(findWorker(ancestry), message, received));
+    }
+
+    /**
+     * An sd_notify datagram from process {@code pid}, read at {@code receivedNanos}. The parent
+     * chain (/proc reads) is looked up only when the sender is not a worker itself.
+     */
+    public void notify(long pid, String message, long receivedNanos) {
+        post(() -> {
+            Worker w = findWorker(new long[] {pid});
+            onNotify(w != null ? w : findWorker(NotifySocket.ancestry(pid)), message, receivedNanos);
+        });
     }
 
     /**
@@ -185,7 +197,11 @@ public final class Supervisor {
     }
 
     private Timer after(Duration d, Runnable action) {
-        Timer t = new Timer(System.nanoTime() + d.toNanos(), timerSeq++, action);
+        return at(System.nanoTime() + d.toNanos(), action);
+    }
+
+    private Timer at(long dueNanos, Runnable action) {
+        Timer t = new Timer(dueNanos, timerSeq++, action);
         timers.add(t);
         return t;
     }
@@ -273,6 +289,8 @@ public final class Supervisor {
     private void spawnWorker(Generation g, int slot, Backoff backoff) {
         Worker[] self = new Worker[1];
         Spawner.Process p;
+        // The worker's own time starts here: posix_spawn returns only once the child has exec'd.
+        long spawned = System.nanoTime();
         try {
             // The exit hook fires on another thread; the loop handles it after this event, when self is set.
             p = spawner.spawn(spec(g, slot), () -> post(() -> onExit(self[0])));
@@ -280,15 +298,16 @@ public final class Supervisor {
             onSpawnFailure(g, slot, backoff, e.getMessage());
             return;
         }
-        Worker w = new Worker(g, slot, p, System.nanoTime(), backoff);
+        Worker w = new Worker(g, slot, p, spawned, backoff);
         self[0] = w;
         g.slots[slot] = w;
         g.live.add(w);
         log.info("started " + w);
         if (!g.config.ready.isNotify()) {
-            after(g.config.ready.delay(), () -> {
+            long due = spawned + g.config.ready.delay().toNanos();
+            at(due, () -> {
                 if (w.state == Worker.State.STARTING) {
-                    markReady(w);
+                    markReady(w, due); // a late timer is the supervisor's time, not the worker's
                 }
             });
         }
@@ -299,19 +318,28 @@ public final class Supervisor {
         for (Listener l : g.listeners) {
             names.add(l.name());
         }
-        Map<String, String> extra = new LinkedHashMap<>(supervisorEnv);
-        extra.putAll(ListenFds.environment(names));
-        extra.put(Wire.SUPERVISOR_GENERATION, Integer.toString(g.number));
-        extra.put(Wire.SUPERVISOR_WORKER, Integer.toString(slot));
-        extra.put(Wire.SUPERVISOR_DRAIN_SIGNAL, Signals.shortName(g.config.drainSignal));
-        extra.putAll(g.config.env);
-        String opts = supervisorEnv.get(Wire.JDK_JAVA_OPTIONS);
-        if (opts != null) {
-            String own = baseEnv.get(Wire.JDK_JAVA_OPTIONS);
-            extra.put(Wire.JDK_JAVA_OPTIONS, own == null || own.isBlank() ? opts : own + " " + opts);
+        if (g.env == null) {
+            // The same for every worker of the generation but SUPERVISOR_WORKER: built once, not
+            // once per worker.
+            Map<String, String> extra = new LinkedHashMap<>(supervisorEnv);
+            extra.putAll(ListenFds.environment(names));
+            extra.put(Wire.SUPERVISOR_GENERATION, Integer.toString(g.number));
+            extra.put(Wire.SUPERVISOR_WORKER, "");
+            extra.put(Wire.SUPERVISOR_DRAIN_SIGNAL, Signals.shortName(g.config.drainSignal));
+            extra.putAll(g.config.env);
+            String opts = supervisorEnv.get(Wire.JDK_JAVA_OPTIONS);
+            if (opts != null) {
+                String own = baseEnv.get(Wire.JDK_JAVA_OPTIONS);
+                extra.put(Wire.JDK_JAVA_OPTIONS, own == null || own.isBlank() ? opts : own + " " + opts);
+            }
+            g.env = PosixSpawner.workerEnvironment(baseEnv, extra);
+        }
+        Map<String, String> env = new LinkedHashMap<>(g.env);
+        if (!g.config.env.containsKey(Wire.SUPERVISOR_WORKER)) {
+            env.put(Wire.SUPERVISOR_WORKER, Integer.toString(slot));
         }
         int stdin = g.config.stdinListener == null ? -1 : names.indexOf(g.config.stdinListener);
-        return new Spawner.Spec(g.config.command, PosixSpawner.workerEnvironment(baseEnv, extra), g.listeners, stdin, g.number, slot);
+        return new Spawner.Spec(g.config.command, env, g.listeners, stdin, g.number, slot);
     }
 
     private void onSpawnFailure(Generation g, int slot, Backoff backoff, String message) {
@@ -323,9 +351,10 @@ public final class Supervisor {
         }
     }
 
-    private void markReady(Worker w) {
+    /** {@code w} said it is ready (or its delay ended) at {@code readyNanos}. */
+    private void markReady(Worker w, long readyNanos) {
         w.state = Worker.State.READY;
-        w.readyNanos = System.nanoTime();
+        w.readyNanos = readyNanos;
         Generation g = w.generation;
         if (g.state == Generation.State.STARTING && g.allReady()) {
             promote(g);
@@ -535,15 +564,14 @@ public final class Supervisor {
 
     // ---- notify ----
 
-    private void onNotify(long[] ancestry, String message) {
-        Worker w = findWorker(ancestry);
+    private void onNotify(Worker w, String message, long receivedNanos) {
         if (w == null) {
             return;
         }
         for (String line : message.split("\n")) {
             if (line.equals(Wire.READY)) {
                 if (w.state == Worker.State.STARTING && w.generation.config.ready.isNotify()) {
-                    markReady(w);
+                    markReady(w, receivedNanos);
                 }
             } else if (line.startsWith(Wire.STATUS_PREFIX)) {
                 w.status = line.substring(Wire.STATUS_PREFIX.length());
