@@ -10,8 +10,8 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import dev.supervisor.it.SecurityHarness;
-import dev.supervisor.it.SecurityHarness.Supervisor;
+import dev.supervisor.it.PublicHarness;
+import dev.supervisor.it.PublicHarness.Supervisor;
 
 /**
  * kill -9 of the supervisor leaves no worker holding the port: each worker has a parent-death
@@ -44,8 +44,8 @@ class NoOrphansIT {
         Path dir = Sec.publicFixtures(fixtures);
         int port;
         List<Long> workers;
-        try (Supervisor s = SecurityHarness.run(tmp).listen("web", "127.0.0.1:0").readyNotify().workers(2)
-                .option(options.toArray(new String[0])).command(Sec.python(), "-u", dir.resolve("user_worker.py").toString()).start()) {
+        try (Supervisor s = PublicHarness.run(tmp).listen("web", "127.0.0.1:0").readyNotify().workers(2)
+                .option(options.toArray(new String[0])).command(List.of(Sec.python(), "-u", dir.resolve("user_worker.py").toString())).start()) {
             s.awaitReady(1);
             port = s.port("web");
             workers = s.workerPids(1);
@@ -56,8 +56,8 @@ class NoOrphansIT {
             Sec.awaitTrue("workers " + workers + " gone and 127.0.0.1:" + port + " free after kill -9 of the supervisor", RELEASED,
                     () -> workers.stream().allMatch(pid -> gone(pid)) && Sec.canBind(port));
         }
-        try (Supervisor again = SecurityHarness.run(tmp2).listen("web", "127.0.0.1:" + port).readyNotify()
-                .option(options.toArray(new String[0])).command(Sec.python(), "-u", dir.resolve("user_worker.py").toString()).start()) {
+        try (Supervisor again = PublicHarness.run(tmp2).listen("web", "127.0.0.1:" + port).readyNotify()
+                .option(options.toArray(new String[0])).command(List.of(Sec.python(), "-u", dir.resolve("user_worker.py").toString())).start()) {
             again.awaitReady(1);
             assertEquals(200, get(port));
             assertFalse(workers.contains(again.workerPids(1).get(0)));
@@ -72,7 +72,7 @@ class NoOrphansIT {
 
     private static int get(int port) {
         try {
-            return SecurityHarness.get(port, "/").status();
+            return PublicHarness.get(port, "/").status();
         } catch (java.io.IOException e) {
             throw new AssertionError("GET 127.0.0.1:" + port + " failed: " + e, e);
         }

@@ -18,8 +18,8 @@ import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import dev.supervisor.it.SecurityHarness;
-import dev.supervisor.it.SecurityHarness.Supervisor;
+import dev.supervisor.it.PublicHarness;
+import dev.supervisor.it.PublicHarness.Supervisor;
 
 /**
  * The supervisor as PID 1 of a new PID namespace (a container's init): orphans re-parented to it
@@ -41,8 +41,8 @@ class Pid1IT {
     void reapsOrphansAndStopsOnTerm() throws Exception {
         Sec.requireRoot("unshare --pid needs root");
         Path dir = Sec.publicFixtures(fixtures);
-        try (Supervisor s = SecurityHarness.run(tmp).listen("web", "127.0.0.1:0").readyNotify().javaHome(unsharingJdk())
-                .command(Sec.python(), "-u", dir.resolve("orphans.py").toString(), Integer.toString(ORPHANS)).start()) {
+        try (Supervisor s = PublicHarness.run(tmp).listen("web", "127.0.0.1:0").readyNotify().javaHome(unsharingJdk())
+                .command(List.of(Sec.python(), "-u", dir.resolve("orphans.py").toString(), Integer.toString(ORPHANS))).start()) {
             s.awaitReady(1);
             ProcessHandle init = s.handle().children().findFirst()
                     .orElseThrow(() -> new AssertionError("unshare (pid " + s.pid() + ") has no child" + s.dump()));
@@ -54,7 +54,7 @@ class Pid1IT {
             }
             // The reaper scans every 200 ms; 3 s is generous on a loaded machine.
             Sec.awaitTrue("no zombie child of the supervisor (pid " + init.pid() + ")", Duration.ofSeconds(3), () -> zombiesOf(init.pid()).isEmpty());
-            Supervisor.signal(init.pid(), "TERM");
+            PublicHarness.signal(init.pid(), "TERM");
             assertEquals(0, s.awaitExit(Duration.ofSeconds(30)), "TERM to PID 1 is a graceful stop" + s.dump());
             assertTrue(s.supervisorLog().contains("supervisor: stopped"), s.dump());
         }

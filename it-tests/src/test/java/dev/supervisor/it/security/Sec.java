@@ -22,7 +22,7 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 
-import dev.supervisor.it.SecurityHarness;
+import dev.supervisor.it.PublicHarness;
 
 /** What the security tests share: root, the test user, running as another uid, /proc, fixtures. */
 final class Sec {
@@ -222,6 +222,22 @@ final class Sec {
     }
 
     static String python() {
-        return SecurityHarness.python();
+        return PublicHarness.python();
+    }
+
+    /** {@code python3 -u fixtures/worker.py ARGS}: the shared fixture worker (see it-tests/README.md). */
+    static List<String> worker(String... args) {
+        java.net.URL url = Sec.class.getResource("/fixtures/worker.py");
+        if (url == null) {
+            fail("fixtures/worker.py is not on the test classpath");
+        }
+        List<String> cmd = new ArrayList<>(List.of(python(), "-u"));
+        try {
+            cmd.add(Path.of(url.toURI()).toString());
+        } catch (java.net.URISyntaxException e) {
+            throw new IllegalStateException(e);
+        }
+        cmd.addAll(List.of(args));
+        return cmd;
     }
 }
