@@ -20,7 +20,9 @@ for _ in range(n):
             deadline = time.monotonic() + 10
             while os.getppid() == parent and time.monotonic() < deadline:
                 time.sleep(0.01)  # a busy child has no event for "my parent exited"
-            print("ORPHAN %d PARENT %d EXITING" % (os.getpid(), os.getppid()), flush=True)
+            # one write(2) of a whole line: print() under -u writes text and newline apart, and
+            # five orphans printing at once interleave them
+            os.write(1, ("ORPHAN %d PARENT %d EXITING\n" % (os.getpid(), os.getppid())).encode())
             os._exit(0)
         os._exit(0)
     os.waitpid(child, 0)
