@@ -30,7 +30,9 @@ public final class Main implements Runnable {
 
     static CommandLine commandLine() {
         CommandLine cl = new CommandLine(new Main());
-        cl.setExitCodeExceptionMapper(e -> e instanceof UsageError ? Wire.EXIT_USAGE : Wire.EXIT_SOFTWARE);
+        // picocli asks this mapper about parse errors too (its exitCodeOnInvalidInput only applies without a mapper).
+        cl.setExitCodeExceptionMapper(e -> e instanceof UsageError || e instanceof CommandLine.ParameterException ? Wire.EXIT_USAGE
+                : Wire.EXIT_SOFTWARE);
         cl.setExecutionExceptionHandler((e, cmd, parsed) -> {
             cmd.getErr().println("supervisor: " + (e instanceof UsageError ? "" : "internal error: ") + e.getMessage());
             return cmd.getExitCodeExceptionMapper().getExitCode(e);
