@@ -48,6 +48,9 @@ import io.netty.util.concurrent.GlobalEventExecutor;
  * On drain it closes its server channel (stops accepting; the connections still queued are the
  * next generation's), closes idle keep-alive connections, answers what is in flight with
  * {@code Connection: close}, and shuts down once no connection is left.
+ *
+ * <p>On JDK 24 and later, Netty 4.1 makes the JVM warn that it uses {@code sun.misc.Unsafe}
+ * (JEP 498); that is Netty's, not supervisor's.
  */
 public final class NettyServer {
     /** Fired down every connection's pipeline when the drain starts. */

@@ -46,7 +46,7 @@ public final class SelectorServer {
             selector.wakeup();
         });
 
-        listener.configureBlocking(false);
+        listener.configureBlocking(false); // shared with the other workers' copies: the JDK copes with either mode
         SelectionKey accepting = listener.register(selector, OP_ACCEPT);
         List<Exchange> open = new ArrayList<>();
         Activation.ready();                                             // supervisor: now serving

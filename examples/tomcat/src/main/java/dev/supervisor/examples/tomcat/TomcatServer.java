@@ -4,10 +4,13 @@ import java.io.FileOutputStream;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Comparator;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.logging.Level;
 import java.util.logging.Logger;
+import java.util.stream.Stream;
 
 import org.apache.catalina.connector.Connector;
 import org.apache.catalina.core.StandardContext;
@@ -46,7 +49,8 @@ public final class TomcatServer {
         Activation.onDrain(drain::countDown);                  // supervisor: told to drain
 
         Tomcat tomcat = new Tomcat();
-        tomcat.setBaseDir(Files.createTempDirectory("tomcat").toString());
+        Path base = Files.createTempDirectory("tomcat"); // this process's own: generations overlap
+        tomcat.setBaseDir(base.toString());
         Connector http = new Connector();
         http.setProperty("useInheritedChannel", "true");       // supervisor: fd 0 (--stdin-listener http)
         http.setProperty("bindOnInit", "false");  // so that a graceful stop ends the acceptor before it waits
@@ -78,6 +82,7 @@ public final class TomcatServer {
         System.out.println("draining: stopped accepting");
         tomcat.stop();
         tomcat.destroy();
+        deleteTree(base);
         System.out.println("drained: exiting");
     }
 
@@ -92,6 +97,12 @@ public final class TomcatServer {
             System.setErr(new PrintStream(new FileOutputStream("/proc/self/fd/2", true), true));
         } catch (IOException e) {
             System.err.println("stdout and stderr go silent after the drain: " + e);
+        }
+    }
+
+    static void deleteTree(Path dir) throws IOException {
+        try (Stream<Path> paths = Files.walk(dir)) {
+            paths.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
         }
     }
 
