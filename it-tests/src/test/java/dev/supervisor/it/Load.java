@@ -36,6 +36,8 @@ final class Load {
         NO_ANSWER,
         /** an answer with another status than expected. */
         BAD_STATUS,
+        /** the expected status, but a body the {@link #countBy} function rejects. */
+        BAD_BODY,
         OTHER
     }
 
@@ -120,16 +122,7 @@ final class Load {
                 while (!stopped.get() && System.nanoTime() - endNanos < 0 && tickets.getAndIncrement() < requests) {
                     long t0 = System.nanoTime();
                     try {
-                        Http.Response r = Http.get(port, path);
-                        if (r.status() == expectedStatus) {
-                            answered.incrementAndGet();
-                            String k = key.apply(r);
-                            if (k != null) {
-                                byKey.computeIfAbsent(k, x -> new AtomicInteger()).incrementAndGet();
-                            }
-                        } else {
-                            fail(Failure.BAD_STATUS, r.toString());
-                        }
+                        record(Http.get(port, path));
                     } catch (IOException | RuntimeException e) {
                         fail(classify(e), e.toString());
                     }
@@ -137,6 +130,24 @@ final class Load {
                 }
             } finally {
                 done.countDown();
+            }
+        }
+
+        private void record(Http.Response r) {
+            if (r.status() != expectedStatus) {
+                fail(Failure.BAD_STATUS, r.toString());
+                return;
+            }
+            String k;
+            try {
+                k = key.apply(r);
+            } catch (RuntimeException | AssertionError e) {
+                fail(Failure.BAD_BODY, r + ": " + e.getMessage());
+                return;
+            }
+            answered.incrementAndGet();
+            if (k != null) {
+                byKey.computeIfAbsent(k, x -> new AtomicInteger()).incrementAndGet();
             }
         }
 

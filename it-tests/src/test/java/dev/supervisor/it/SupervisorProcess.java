@@ -16,6 +16,7 @@ import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
@@ -66,7 +67,9 @@ final class SupervisorProcess implements AutoCloseable {
         private final List<String> command = new ArrayList<>();
         private final Map<String, String> env = new LinkedHashMap<>();
         private List<String> raw;
-        private Path javaHome;
+        /** -Dit.supervisor.java.home runs every supervisor of the suite on that JDK; a test may still pick its own. */
+        private Path javaHome = Optional.ofNullable(System.getProperty("it.supervisor.java.home")).filter(s -> !s.isEmpty())
+                .map(Path::of).orElse(null);
 
         private Builder(Path controlDir) {
             this.controlDir = Fixtures.privateDir(controlDir);
@@ -105,7 +108,7 @@ final class SupervisorProcess implements AutoCloseable {
             return this;
         }
 
-        /** The JDK the launcher runs the supervisor on (it honours JAVA_HOME); default: as inherited. */
+        /** The JDK the launcher runs the supervisor on (it honours JAVA_HOME); default: -Dit.supervisor.java.home, else as inherited. */
         Builder javaHome(Path home) {
             this.javaHome = home;
             return this;

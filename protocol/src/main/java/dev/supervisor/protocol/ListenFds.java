@@ -77,8 +77,11 @@ public final class ListenFds {
             return null;
         }
         long n = parseNumber(Wire.LISTEN_FDS, fds);
-        if (n > Integer.MAX_VALUE - Wire.LISTEN_FDS_START) {
-            throw new IllegalArgumentException("LISTEN_FDS=" + fds + " is too large");
+        if (n > Wire.MAX_LISTEN_FDS) {
+            // sd_listen_fds() stops at INT_MAX - 3 and sd_listen_fds_with_names() then fails to
+            // allocate the names; no process holds that many fds, so say so before allocating.
+            throw new IllegalArgumentException("LISTEN_FDS=" + fds + " is more fds than a process can hold (at most "
+                    + Wire.MAX_LISTEN_FDS + ", the default fs.nr_open)");
         }
         int count = (int) n;
         List<String> names;
@@ -86,7 +89,7 @@ public final class ListenFds {
         if (joined == null || joined.isEmpty()) {
             // sd_listen_fds_with_names() names every fd "unknown" when no names are given; an
             // empty LISTEN_FDNAMES splits into no names there, so it counts as none too.
-            names = new ArrayList<>(Collections.nCopies(count, "unknown"));
+            names = Collections.nCopies(count, "unknown");
         } else {
             names = new ArrayList<>(Arrays.asList(joined.split(":", -1)));
             if (names.size() != count) {

@@ -1,8 +1,11 @@
 package dev.supervisor.protocol;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.StreamReadFeature;
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
 /**
@@ -41,7 +44,14 @@ public final class Message {
     public static final String EVENT = "event";
     public static final String DRAIN = "drain";
 
-    private static final ObjectMapper JSON = new ObjectMapper();
+    /**
+     * Strict: a repeated field ({"cmd":"status","cmd":"stop"}, which Jackson reads as its last
+     * value) and anything after the object ({"v":1,"cmd":"stop"} ]]) are malformed, not a request.
+     */
+    private static final ObjectMapper JSON = JsonMapper.builder()
+            .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
+            .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+            .build();
 
     public static ObjectMapper json() {
         return JSON;

@@ -26,6 +26,11 @@ public final class Wire {
 
     /** First inherited fd, as sd_listen_fds(3) defines it. */
     public static final int LISTEN_FDS_START = 3;
+    /**
+     * Largest LISTEN_FDS taken as a hand-over: the kernel's default fs.nr_open, past which no
+     * process can hold the fds. A larger count is malformed, not a reason to allocate gigabytes.
+     */
+    public static final int MAX_LISTEN_FDS = 1 << 20;
     /** The kernel's limit of fds in one SCM_RIGHTS message. */
     public static final int SCM_MAX_FD = 253;
     /** sizeof(sockaddr_un.sun_path) on Linux, including the terminating NUL. */

@@ -39,7 +39,12 @@ class ListenFdsTest {
                 row("LISTEN_FDS negative", env("LISTEN_PID", "4242", "LISTEN_FDS", "-2"),
                         error("LISTEN_FDS=-2 is not a non-negative number")),
                 row("LISTEN_FDS past the last fd number", env("LISTEN_PID", "4242", "LISTEN_FDS", "2147483645"),
-                        error("LISTEN_FDS=2147483645 is too large")),
+                        error("LISTEN_FDS=2147483645 is more fds than a process can hold (at most 1048576, the default fs.nr_open)")),
+                // Found by ListenFdsFuzzTest: a count this large, without names, ran out of heap.
+                row("LISTEN_FDS more than fs.nr_open", env("LISTEN_PID", "4242", "LISTEN_FDS", "1214748647"),
+                        error("LISTEN_FDS=1214748647 is more fds than a process can hold (at most 1048576, the default fs.nr_open)")),
+                row("LISTEN_FDS at fs.nr_open", env("LISTEN_PID", "4242", "LISTEN_FDS", "1048576"),
+                        java.util.Collections.nCopies(1048576, "unknown")),
                 // sd_listen_fds() calls 0 invalid; we read it as "no listeners", which is what
                 // ListenFds.environment(List.of()) writes.
                 row("zero fds", env("LISTEN_PID", "4242", "LISTEN_FDS", "0"), List.of()),

@@ -6,6 +6,7 @@ import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Supplier;
 
 import dev.supervisor.daemon.Config;
 import dev.supervisor.daemon.ControlServer;
@@ -41,10 +42,12 @@ final class Daemon {
     int run() {
         Config config;
         List<String> wrapper;
+        ProcessWrapper.User user;
         try {
             config = Config.load(options.config, flags);
             checkCommand(config.command.get(0));
-            wrapper = ProcessWrapper.build(options.user, log);
+            user = ProcessWrapper.resolve(options.user);
+            wrapper = ProcessWrapper.build(user, log);
         } catch (IllegalArgumentException e) {
             System.err.println("supervisor: " + e.getMessage());
             return Wire.EXIT_USAGE;
@@ -61,10 +64,14 @@ final class Daemon {
         workerEnv.put(Wire.JDK_JAVA_OPTIONS, JAVA_WORKER_OPTIONS);
 
         Map<String, Integer> inherited = inheritedListeners();
+        // Only a --config file can change between reloads; flags alone give the same Config, so it
+        // is not parsed again (that took ~0.3 ms of a reload's CPU).
+        Config fromFlags = config;
+        Supplier<Config> configSource = options.config == null ? () -> fromFlags : () -> Config.load(options.config, flags);
         Supervisor supervisor = new Supervisor(new PosixSpawner(wrapper), (name, address) -> {
             Integer fd = inherited.remove(name);
             return fd == null ? Sockets.bind(name, address) : Sockets.inherited(name, address, fd);
-        }, () -> Config.load(options.config, flags), System.getenv(), workerEnv, log);
+        }, configSource, System.getenv(), workerEnv, log);
         SystemdNotifier manager = SystemdNotifier.of(System.getenv(Wire.NOTIFY_SOCKET));
         if (manager != null) {
             supervisor.reportTo(manager::send);
@@ -82,8 +89,8 @@ final class Daemon {
         ControlServer control;
         NotifySocket notify;
         try {
-            control = ControlServer.open(controlPath);
-            notify = NotifySocket.open(notifyPath);
+            control = ControlServer.open(controlPath, user);
+            notify = NotifySocket.open(notifyPath, user);
         } catch (IOException | RuntimeException e) {
             System.err.println("supervisor: " + e.getMessage());
             bound.forEach(Listener::close);

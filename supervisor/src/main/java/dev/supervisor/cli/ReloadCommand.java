@@ -13,7 +13,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-@Command(name = "reload", description = {"Start a new generation of workers; once it is ready, drain the old one.",
+@Command(name = "reload", mixinStandardHelpOptions = true, description = {"Start a new generation of workers; once it is ready, drain the old one.",
         "Exit 0 when the new generation serves, 1 when it failed and the old one still serves, 2 when no supervisor answers."})
 public final class ReloadCommand implements Callable<Integer> {
     @Mixin

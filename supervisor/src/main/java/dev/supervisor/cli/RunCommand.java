@@ -8,7 +8,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Parameters;
 
-@Command(name = "run", description = {"Bind the listeners once and run COMMAND as workers on them (LISTEN_FDS, fds 3..).",
+@Command(name = "run", mixinStandardHelpOptions = true, description = {"Bind the listeners once and run COMMAND as workers on them (LISTEN_FDS, fds 3..).",
         "HUP reloads; TERM or INT stops gracefully, a second one at once."})
 public final class RunCommand implements Callable<Integer> {
     @Mixin

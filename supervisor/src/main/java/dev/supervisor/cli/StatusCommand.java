@@ -11,7 +11,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-@Command(name = "status", description = "Show generations, workers and listeners of a running supervisor.")
+@Command(name = "status", mixinStandardHelpOptions = true, description = "Show generations, workers and listeners of a running supervisor.")
 public final class StatusCommand implements Callable<Integer> {
     @Mixin
     ClientOptions client;

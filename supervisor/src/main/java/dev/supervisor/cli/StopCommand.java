@@ -8,7 +8,7 @@ import dev.supervisor.protocol.Wire;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 
-@Command(name = "stop", description = "Stop a running supervisor gracefully (as SIGTERM does).")
+@Command(name = "stop", mixinStandardHelpOptions = true, description = "Stop a running supervisor gracefully (as SIGTERM does).")
 public final class StopCommand implements Callable<Integer> {
     @Mixin
     ClientOptions client;

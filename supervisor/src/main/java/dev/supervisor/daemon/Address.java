@@ -111,7 +111,8 @@ public final class Address {
     public String toString() {
         switch (kind) {
             case UNIX:
-                return "unix:" + path;
+                // parse drops a "//" after "unix:", so a path that starts with it keeps one more
+                return (path.startsWith("//") ? "unix://" : "unix:") + path;
             case UDP:
                 return "udp://" + hostPort();
             default:

@@ -62,11 +62,49 @@ public final class Config {
         this.env = Collections.unmodifiableMap(env);
     }
 
+    /** The fields a config file may have: the flags' long names, and "env". A typo is an error, not a default. */
+    static final List<String> FIELDS = List.of("listen", "command", "workers", "ready", "ready-timeout", "drain-signal",
+            "drain-timeout", "stdin-listener", "env");
+
     /** Reads {@code file} (when not null) and lays {@code flags} over it. */
     public static Config load(Path file, Flags flags) {
-        JsonNode json = file == null ? Message.json().createObjectNode() : readFile(file);
-        String where = file == null ? "" : " in " + file;
+        if (file == null) {
+            return from(Message.json().createObjectNode(), "", flags);
+        }
+        String text;
+        try {
+            text = Files.readString(file);
+        } catch (IOException e) {
+            throw new IllegalArgumentException("cannot read config " + file + ": " + e);
+        }
+        return parse(text, file.toString(), flags);
+    }
 
+    /**
+     * The text of a config file called {@code source} (in messages) with {@code flags} laid over
+     * it: {@link #load} once the file is read, and what the fuzz test feeds.
+     */
+    public static Config parse(String text, String source, Flags flags) {
+        JsonNode json;
+        try {
+            json = Message.json().readTree(text);
+        } catch (IOException e) {
+            throw new IllegalArgumentException("config " + source + " is not valid JSON: " + e.getMessage().lines().findFirst().orElse(""));
+        }
+        if (json == null || !json.isObject()) {
+            throw new IllegalArgumentException("config " + source + " is not a JSON object");
+        }
+        for (Iterator<String> it = json.fieldNames(); it.hasNext(); ) {
+            String field = it.next();
+            if (!FIELDS.contains(field)) {
+                throw new IllegalArgumentException("config " + source + " has an unknown field \"" + field + "\": expected one of "
+                        + String.join(", ", FIELDS));
+            }
+        }
+        return from(json, " in " + source, flags);
+    }
+
+    private static Config from(JsonNode json, String where, Flags flags) {
         List<String> listen = !flags.listen.isEmpty() ? flags.listen : strings(json, "listen", where);
         Map<String, Address> listeners = new LinkedHashMap<>();
         for (String spec : listen) {
@@ -92,46 +130,74 @@ public final class Config {
         if (command.isEmpty()) {
             throw new IllegalArgumentException("no command: give it after --, as in supervisor run -l web=:8080 -- python3 app.py");
         }
-
-        int workers = flags.workers != null ? flags.workers : json.path("workers").asInt(1);
-        if (workers < 1 || workers > 1024) {
-            throw new IllegalArgumentException("bad --workers " + workers + ": expected 1 to 1024");
+        if (command.get(0).isEmpty()) {
+            throw new IllegalArgumentException("the command is an empty string");
         }
-        ReadyMode ready = ReadyMode.parse(pick(flags.ready, json, "ready", "delay:1s"));
-        Duration readyTimeout = positive("--ready-timeout", pick(flags.readyTimeout, json, "ready-timeout", "60s"));
-        int drainSignal = Signals.parse(pick(flags.drainSignal, json, "drain-signal", "TERM"));
+        for (String arg : command) {
+            if (arg.indexOf('\0') >= 0) {
+                // exec takes C strings: the argument would arrive cut at the NUL
+                throw new IllegalArgumentException("command argument '" + arg.replace('\0', '?') + "' contains a NUL byte");
+            }
+        }
+
+        int workers = flags.workers != null ? flags.workers : workers(json.get("workers"), where);
+        if (workers < 1 || workers > MAX_WORKERS) {
+            throw new IllegalArgumentException("bad --workers " + workers + ": expected 1 to " + MAX_WORKERS);
+        }
+        ReadyMode ready = ReadyMode.parse(pick(flags.ready, json, "ready", "delay:1s", where));
+        Duration readyTimeout = positive("--ready-timeout", pick(flags.readyTimeout, json, "ready-timeout", "60s", where));
+        int drainSignal = Signals.parse(pick(flags.drainSignal, json, "drain-signal", "TERM", where));
         if (drainSignal == Posix.SIGKILL || drainSignal == Signals.parse("STOP")) {
             throw new IllegalArgumentException("--drain-signal " + Signals.name(drainSignal) + " cannot be handled: a draining worker must be able to finish");
         }
-        Duration drainTimeout = positive("--drain-timeout", pick(flags.drainTimeout, json, "drain-timeout", "30s"));
-        String stdinListener = flags.stdinListener != null ? flags.stdinListener : json.path("stdin-listener").textValue();
+        Duration drainTimeout = positive("--drain-timeout", pick(flags.drainTimeout, json, "drain-timeout", "30s", where));
+        String stdinListener = pick(flags.stdinListener, json, "stdin-listener", null, where);
         if (stdinListener != null && !listeners.containsKey(stdinListener)) {
             throw new IllegalArgumentException("--stdin-listener " + stdinListener + " names no listener; there are " + listeners.keySet());
         }
-        Map<String, String> env = new LinkedHashMap<>();
-        for (Iterator<Map.Entry<String, JsonNode>> it = json.path("env").fields(); it.hasNext(); ) {
-            Map.Entry<String, JsonNode> e = it.next();
-            env.put(e.getKey(), e.getValue().asText());
-        }
-        return new Config(listeners, command, workers, ready, readyTimeout, drainSignal, drainTimeout, stdinListener, env);
+        return new Config(listeners, command, workers, ready, readyTimeout, drainSignal, drainTimeout, stdinListener,
+                env(json.get("env"), where));
     }
 
-    private static JsonNode readFile(Path file) {
-        String text;
-        try {
-            text = Files.readString(file);
-        } catch (IOException e) {
-            throw new IllegalArgumentException("cannot read config " + file + ": " + e);
+    static final int MAX_WORKERS = 1024;
+
+    private static int workers(JsonNode n, String where) {
+        if (n == null || n.isNull()) {
+            return 1;
         }
-        try {
-            JsonNode n = Message.json().readTree(text);
-            if (n == null || !n.isObject()) {
-                throw new IllegalArgumentException("config " + file + " is not a JSON object");
+        if (!n.isIntegralNumber() || !n.canConvertToInt()) {
+            // asInt() read true as 1, "many" as the default and 4294967297 as 1
+            throw new IllegalArgumentException("\"workers\"" + where + " must be a whole number from 1 to " + MAX_WORKERS + ", found " + n);
+        }
+        return n.intValue();
+    }
+
+    /** "env": an object of variable names (non-empty, no '=' or NUL) to string values (no NUL). */
+    private static Map<String, String> env(JsonNode n, String where) {
+        Map<String, String> env = new LinkedHashMap<>();
+        if (n == null || n.isNull()) {
+            return env;
+        }
+        if (!n.isObject()) {
+            throw new IllegalArgumentException("\"env\"" + where + " must be an object of NAME: \"value\", found " + n.getNodeType());
+        }
+        for (Iterator<Map.Entry<String, JsonNode>> it = n.fields(); it.hasNext(); ) {
+            Map.Entry<String, JsonNode> e = it.next();
+            String name = e.getKey();
+            if (name.isEmpty() || name.indexOf('=') >= 0 || name.indexOf('\0') >= 0) {
+                throw new IllegalArgumentException("\"env\"" + where + ": '" + name.replace('\0', '?')
+                        + "' is not a variable name (non-empty, without '=' or NUL)");
             }
-            return n;
-        } catch (IOException e) {
-            throw new IllegalArgumentException("config " + file + " is not valid JSON: " + e.getMessage().lines().findFirst().orElse(""));
+            JsonNode v = e.getValue();
+            if (!v.isTextual() && !v.isNumber() && !v.isBoolean()) {
+                throw new IllegalArgumentException("\"env\"" + where + ": " + name + " must be a string, found " + v.getNodeType());
+            }
+            if (v.asText().indexOf('\0') >= 0) {
+                throw new IllegalArgumentException("\"env\"" + where + ": the value of " + name + " contains a NUL byte");
+            }
+            env.put(name, v.asText());
         }
+        return env;
     }
 
     private static List<String> strings(JsonNode json, String field, String where) {
@@ -152,12 +218,19 @@ public final class Config {
         return out;
     }
 
-    private static String pick(String flag, JsonNode json, String field, String dflt) {
+    private static String pick(String flag, JsonNode json, String field, String dflt, String where) {
         if (flag != null) {
             return flag;
         }
         JsonNode n = json.get(field);
-        return n == null || n.isNull() ? dflt : n.asText();
+        if (n == null || n.isNull()) {
+            return dflt;
+        }
+        if (!n.isTextual() && !n.isIntegralNumber()) {
+            // asText() made {}, [] and 1.5 a string that the value's own parser then misread
+            throw new IllegalArgumentException("\"" + field + "\"" + where + " must be a string, found " + n);
+        }
+        return n.asText();
     }
 
     private static Duration positive(String option, String text) {

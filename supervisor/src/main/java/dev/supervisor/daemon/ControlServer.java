@@ -36,51 +36,75 @@ import dev.supervisor.protocol.Wire;
  * ({@link Message}). One thread serves every connection with a selector, so a slow or silent
  * client costs a buffer and a timeout, never a thread. Requests go to the supervisor as events;
  * answers come back here to be written.
+ *
+ * <p>Who may do what (SECURITY.md): the supervisor's own uid and root may send every request.
+ * With --user, the directory is 0710 and the socket 0660, both of the workers' group, so that a
+ * worker can reach it; the workers' uid may then ask only for {@code listeners} and
+ * {@code watch}, which are answered only to a current worker's pid. Any other uid is refused.
+ *
+ * <p>What one client can cost: a read buffer that grows to {@link Wire#MAX_REQUEST_BYTES},
+ * {@link #MAX_IN_FLIGHT} requests waiting for the supervisor and {@link #MAX_PENDING_OUT} bytes
+ * of unread answers (past either, we stop reading from it until it catches up), and a slot of
+ * {@link #MAX_CLIENTS} for at most {@link #IDLE_MILLIS} without progress.
  */
 public final class ControlServer implements AutoCloseable {
-    /** A connection that has not sent a whole request in this time is closed. */
+    /** A connection that makes no progress for this long (no whole first request, half a line, answers unread) is closed. */
     static final long IDLE_MILLIS = 10_000;
+    /** A connection idle between requests is closed after this long. */
+    static final long KEEPALIVE_MILLIS = 60_000;
+    /** Connections at once, besides the workers' watch connections; more are refused at once. */
+    static final int MAX_CLIENTS = 64;
+    /** Requests of one connection handed to the supervisor and not answered yet; then it is not read. */
+    static final int MAX_IN_FLIGHT = 4;
+    /** Unread answer bytes of one connection; then it is not read. */
+    static final int MAX_PENDING_OUT = 64 * 1024;
+    private static final int FIRST_BUFFER = 1024;
 
     private final Path path;
     private final ServerSocketChannel server;
     private final Selector selector;
     private final int ownUid;
+    /** The workers' uid (--user), which may ask for listeners and watch only; -1 = none. */
+    private final int workerUid;
+    /** Open connections that are not watch connections of workers. */
+    private int clients;
+    /** Connections refused since the last log line about it (a flood logs once, not per connection). */
+    private int refusedFull;
+    /** Where a lingering connection's last bytes go. */
+    private final ByteBuffer scratch = ByteBuffer.allocate(8192);
     private final ConcurrentLinkedQueue<Runnable> fromSupervisor = new ConcurrentLinkedQueue<>();
     /** Watch connections by worker pid; only the control thread touches it. */
     private final Map<Integer, List<SelectionKey>> watchers = new HashMap<>();
     private volatile boolean closed;
     private Supervisor supervisor;
 
-    private ControlServer(Path path, ServerSocketChannel server, Selector selector, int ownUid) {
+    private ControlServer(Path path, ServerSocketChannel server, Selector selector, int ownUid, int workerUid) {
         this.path = path;
         this.server = server;
         this.selector = selector;
         this.ownUid = ownUid;
+        this.workerUid = workerUid;
     }
 
     public Path path() {
         return path;
     }
 
-    /**
-     * Creates the directory (0700) if needed, refuses one that others can enter, replaces a
-     * stale socket and refuses a live one.
-     */
+    /** {@link #open(Path, ProcessWrapper.User)} without --user. */
     public static ControlServer open(Path path) throws IOException {
+        return open(path, null);
+    }
+
+    /**
+     * Creates the directory if needed, refuses one that others can enter, replaces a stale socket
+     * and refuses a live one. Without {@code workers} (--user) the directory is 0700 and the
+     * socket 0600; with it, the directory is 0710 and the socket 0660, group = the workers'.
+     */
+    public static ControlServer open(Path path, ProcessWrapper.User workers) throws IOException {
         int uid = Posix.libc().getuid();
+        int workerGid = workers == null || workers.uid == uid ? -1 : workers.gid;
         Path dir = path.toAbsolutePath().getParent();
-        if (!Files.exists(dir, LinkOption.NOFOLLOW_LINKS)) {
-            Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
-        } else {
-            PosixFileAttributes a = Files.readAttributes(dir, PosixFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
-            Set<PosixFilePermission> perms = a.permissions();
-            boolean shared = dir.equals(path.toAbsolutePath().getRoot()) || dir.toString().equals("/tmp");
-            if (!a.isDirectory() || (!shared && (perms.stream().anyMatch(p -> p.name().startsWith("GROUP_") || p.name().startsWith("OTHERS_"))
-                    || ownerUid(dir) != uid))) {
-                throw new IOException("control directory " + dir + " must be a directory of mode 0700 owned by uid " + uid
-                        + " (it is " + PosixFilePermissions.toString(perms) + ", owner " + a.owner().getName() + ")");
-            }
-        }
+        privateDirectory(dir, uid, workerGid);
         if (Files.exists(path, LinkOption.NOFOLLOW_LINKS)) {
             try (SocketChannel probe = SocketChannel.open(UnixDomainSocketAddress.of(path))) {
                 throw new ListenerException("control socket " + path + " is in use by another supervisor", true);
@@ -90,15 +114,70 @@ public final class ControlServer implements AutoCloseable {
         }
         ServerSocketChannel server = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
         server.bind(UnixDomainSocketAddress.of(path));
-        Files.setPosixFilePermissions(path, PosixFilePermissions.fromString("rw-------"));
+        restrict(path, workerGid, "rw-------", "rw-rw----");
         server.configureBlocking(false);
         Selector selector = Selector.open();
         server.register(selector, SelectionKey.OP_ACCEPT);
-        return new ControlServer(path, server, selector, uid);
+        if (workerGid >= 0) {
+            warnIfUnreachable(dir.getParent(), workers);
+        }
+        return new ControlServer(path, server, selector, uid, workerGid < 0 ? -1 : workers.uid);
     }
 
-    private static int ownerUid(Path p) throws IOException {
-        return (Integer) Files.getAttribute(p, "unix:uid", LinkOption.NOFOLLOW_LINKS);
+    /** Workers must traverse every directory above ours to reach the sockets: say so at start if they cannot. */
+    private static void warnIfUnreachable(Path dir, ProcessWrapper.User workers) throws IOException {
+        for (Path d = dir; d != null; d = d.getParent()) {
+            Set<PosixFilePermission> perms = Files.getPosixFilePermissions(d);
+            int owner = (Integer) Files.getAttribute(d, "unix:uid");
+            int group = (Integer) Files.getAttribute(d, "unix:gid");
+            boolean enters = perms.contains(PosixFilePermission.OTHERS_EXECUTE)
+                    || (group == workers.gid && perms.contains(PosixFilePermission.GROUP_EXECUTE))
+                    || (owner == workers.uid && perms.contains(PosixFilePermission.OWNER_EXECUTE));
+            if (!enters) {
+                Log.STDERR.info("warning: --user " + workers.spec + " cannot enter " + d + ": workers will not reach NOTIFY_SOCKET"
+                        + " or SUPERVISOR_SOCKET (--ready notify will time out); choose a --control under a directory they can enter");
+                return;
+            }
+        }
+    }
+
+    /**
+     * The directory of the control and notify sockets: created 0700 (0710 of the workers' group
+     * with --user); an existing one must be ours and closed to others: no bits for others, and
+     * for the group at most x, and that only when it is the workers' group. It is then set to
+     * what this run needs. The root and /tmp themselves are taken as they are: the socket's own
+     * mode guards it there.
+     */
+    static void privateDirectory(Path dir, int uid, int workerGid) throws IOException {
+        if (dir.equals(dir.getRoot()) || dir.toString().equals("/tmp")) {
+            return;
+        }
+        if (!Files.exists(dir, LinkOption.NOFOLLOW_LINKS)) {
+            Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+        } else {
+            PosixFileAttributes a = Files.readAttributes(dir, PosixFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+            Set<PosixFilePermission> perms = a.permissions();
+            boolean others = perms.stream().anyMatch(p -> p.name().startsWith("OTHERS_"));
+            boolean groupReadWrite = perms.contains(PosixFilePermission.GROUP_READ) || perms.contains(PosixFilePermission.GROUP_WRITE);
+            boolean groupEnters = perms.contains(PosixFilePermission.GROUP_EXECUTE);
+            int owner = (Integer) Files.getAttribute(dir, "unix:uid", LinkOption.NOFOLLOW_LINKS);
+            int group = (Integer) Files.getAttribute(dir, "unix:gid", LinkOption.NOFOLLOW_LINKS);
+            if (!a.isDirectory() || owner != uid || others || groupReadWrite || (groupEnters && group != workerGid)) {
+                throw new IOException("control directory " + dir + " must be a directory of mode 0700 owned by uid " + uid
+                        + (workerGid >= 0 ? " (or 0710 of group " + workerGid + ", the workers')" : "")
+                        + " (it is " + (a.isDirectory() ? "" : "not a directory, ") + PosixFilePermissions.toString(perms)
+                        + ", owner " + owner + ", group " + group + "): choose another --control, or fix it");
+            }
+        }
+        restrict(dir, workerGid, "rwx------", "rwx--x---");
+    }
+
+    /** Sets {@code p} to {@code own} mode, or with --user to the workers' group and {@code shared}. */
+    static void restrict(Path p, int workerGid, String own, String shared) throws IOException {
+        if (workerGid >= 0) {
+            Files.setAttribute(p, "unix:gid", workerGid, LinkOption.NOFOLLOW_LINKS);
+        }
+        Files.setPosixFilePermissions(p, PosixFilePermissions.fromString(workerGid >= 0 ? shared : own));
     }
 
     public void start(Supervisor s) {
@@ -112,18 +191,37 @@ public final class ControlServer implements AutoCloseable {
     private static final class Conn {
         final SocketChannel ch;
         final int pid;
-        final ByteBuffer in = ByteBuffer.allocate(Wire.MAX_REQUEST_BYTES);
+        /** May send every request (our uid or root); otherwise only listeners and watch (the workers' uid). */
+        final boolean controls;
+        /** Grows up to {@link Wire#MAX_REQUEST_BYTES} as a long line needs it. */
+        ByteBuffer in = ByteBuffer.allocate(FIRST_BUFFER);
         ByteBuffer out;
+        /** Last read or written byte. */
         long lastActivity = System.currentTimeMillis();
         boolean closeAfterWrite;
+        /** Bytes of {@link #in} known to hold no newline. */
+        int scanned;
+        /** Whole request lines read so far. */
+        int requests;
         /** Requests handed to the supervisor and not answered yet. */
         int awaiting;
         /** Waits for its drain event: never idle. */
         boolean watching;
+        /**
+         * Answered for the last time, output shut down: what it still sends is read and dropped
+         * until it closes (closing with its bytes unread would reset the connection, and the
+         * client could lose the answer that says why), for at most {@link #IDLE_MILLIS}.
+         */
+        long lingeringSince = -1;
 
-        Conn(SocketChannel ch, int pid) {
+        Conn(SocketChannel ch, int pid, boolean controls) {
             this.ch = ch;
             this.pid = pid;
+            this.controls = controls;
+        }
+
+        int pendingOut() {
+            return out == null ? 0 : out.remaining();
         }
     }
 
@@ -151,6 +249,7 @@ public final class ControlServer implements AutoCloseable {
                             }
                             if (k.isValid() && k.isWritable()) {
                                 flush(k, c);
+                                processLines(k, c);
                             }
                         } catch (IOException e) {
                             close(k);
@@ -173,45 +272,86 @@ public final class ControlServer implements AutoCloseable {
         }
         ch.configureBlocking(false);
         int[] cred = Posix.peerCredentials(fdOf(ch));
-        Conn c = new Conn(ch, cred[0]);
+        boolean controls = cred[1] == ownUid || cred[1] == 0;
+        Conn c = new Conn(ch, cred[0], controls);
         SelectionKey k = ch.register(selector, SelectionKey.OP_READ, c);
-        if (cred[1] != ownUid && cred[1] != 0) {
-            Log.STDERR.info("control socket: refused pid " + cred[0] + " of uid " + cred[1] + " (only uid " + ownUid + " and root may connect)");
+        clients++;
+        if (!controls && (workerUid < 0 || cred[1] != workerUid)) {
+            Log.STDERR.info("control socket: refused pid " + cred[0] + " of uid " + cred[1] + " (only uid " + ownUid + " and root may connect"
+                    + (workerUid >= 0 ? ", and the workers' uid " + workerUid + " for listeners and watch" : "") + ")");
             answer(k, c, Message.error("permission denied: uid " + cred[1] + " may not control this supervisor"), true);
+        } else if (clients > MAX_CLIENTS) {
+            if (refusedFull++ == 0) {
+                Log.STDERR.info("control socket: " + MAX_CLIENTS + " clients connected: refusing more until one leaves");
+            }
+            answer(k, c, Message.error("too many control connections (" + MAX_CLIENTS + "): try again"), true);
         }
     }
 
     private void read(SelectionKey k, Conn c) throws IOException {
+        if (c.lingeringSince >= 0) {
+            scratch.clear();
+            if (c.ch.read(scratch) < 0) {
+                close(k);
+            }
+            return;
+        }
+        if (!c.in.hasRemaining() && c.in.capacity() < Wire.MAX_REQUEST_BYTES) {
+            ByteBuffer bigger = ByteBuffer.allocate(Math.min(Wire.MAX_REQUEST_BYTES, c.in.capacity() * 4));
+            c.in.flip();
+            c.in = bigger.put(c.in);
+        }
         int n = c.ch.read(c.in);
         if (n < 0) {
             close(k);
             return;
         }
-        c.lastActivity = System.currentTimeMillis();
-        while (true) {
+        if (n > 0) {
+            c.lastActivity = System.currentTimeMillis();
+        }
+        processLines(k, c);
+    }
+
+    /**
+     * Handles the whole lines in the read buffer while the connection may have more requests in
+     * flight and unread answers; the rest waits there (we stop reading) until answers go out.
+     */
+    private void processLines(SelectionKey k, Conn c) {
+        while (k.isValid() && !c.closeAfterWrite && c.awaiting < MAX_IN_FLIGHT && c.pendingOut() < MAX_PENDING_OUT) {
             int nl = -1;
-            for (int i = 0; i < c.in.position(); i++) {
+            for (int i = c.scanned; i < c.in.position(); i++) {
                 if (c.in.get(i) == '\n') {
                     nl = i;
                     break;
                 }
             }
             if (nl < 0) {
-                if (!c.in.hasRemaining()) {
+                c.scanned = c.in.position(); // a line sent a byte at a time is scanned once, not once per byte
+                if (!c.in.hasRemaining() && c.in.capacity() >= Wire.MAX_REQUEST_BYTES) {
                     answer(k, c, Message.error("request longer than " + Wire.MAX_REQUEST_BYTES + " bytes"), true);
                 }
-                return;
+                break;
             }
             byte[] line = new byte[nl];
             c.in.flip();
             c.in.get(line);
             c.in.get(); // the newline
             c.in.compact();
+            c.scanned = 0;
+            c.requests++;
             handle(k, c, new String(line, StandardCharsets.UTF_8).trim());
-            if (c.closeAfterWrite) {
-                return;
-            }
         }
+        interest(k, c);
+    }
+
+    /** Read while the connection may send more; write while answers wait. */
+    private void interest(SelectionKey k, Conn c) {
+        if (!k.isValid() || c.lingeringSince >= 0) {
+            return;
+        }
+        boolean pending = c.pendingOut() > 0;
+        boolean more = !c.closeAfterWrite && c.awaiting < MAX_IN_FLIGHT && c.pendingOut() < MAX_PENDING_OUT;
+        k.interestOps((pending ? SelectionKey.OP_WRITE : 0) | (more ? SelectionKey.OP_READ : 0));
     }
 
     private void handle(SelectionKey k, Conn c, String line) {
@@ -220,6 +360,11 @@ public final class ControlServer implements AutoCloseable {
             cmd = Message.parseRequest(line);
         } catch (IllegalArgumentException e) {
             answer(k, c, Message.error(e.getMessage()), false);
+            return;
+        }
+        if (!c.controls && !cmd.equals(Message.LISTENERS) && !cmd.equals(Message.WATCH)) {
+            Log.STDERR.info("control socket: refused " + cmd + " from pid " + c.pid + " (the workers' uid may ask for listeners and watch only)");
+            answer(k, c, Message.error("permission denied: the workers' uid may not " + cmd + " this supervisor"), true);
             return;
         }
         switch (cmd) {
@@ -277,8 +422,11 @@ public final class ControlServer implements AutoCloseable {
             answer(k, c, Message.error("pid " + c.pid + " is not a current worker of this supervisor"), true);
             return;
         }
-        c.watching = true;
-        watchers.computeIfAbsent(c.pid, p -> new ArrayList<>()).add(k);
+        if (!c.watching) { // a second watch on the same connection changes nothing
+            c.watching = true;
+            clients--; // a worker's watch does not take a client slot
+            watchers.computeIfAbsent(c.pid, p -> new ArrayList<>()).add(k);
+        }
         answer(k, c, Message.answer(true), false);
     }
 
@@ -315,6 +463,10 @@ public final class ControlServer implements AutoCloseable {
         fromSupervisor.add(() -> {
             c.awaiting--;
             write.run();
+            SelectionKey k = c.ch.keyFor(selector);
+            if (k != null) {
+                processLines(k, c); // what waited for this answer
+            }
         });
         selector.wakeup();
     }
@@ -340,15 +492,18 @@ public final class ControlServer implements AutoCloseable {
     }
 
     private void flush(SelectionKey k, Conn c) throws IOException {
-        if (c.out != null) {
-            c.ch.write(c.out);
+        if (c.out != null && c.ch.write(c.out) > 0) {
+            c.lastActivity = System.currentTimeMillis();
         }
-        boolean pending = c.out != null && c.out.hasRemaining();
-        if (!pending && c.closeAfterWrite) {
-            close(k);
+        if (c.pendingOut() == 0 && c.closeAfterWrite) {
+            if (c.lingeringSince < 0) {
+                c.lingeringSince = System.currentTimeMillis();
+                c.ch.shutdownOutput();
+            }
+            k.interestOps(SelectionKey.OP_READ);
             return;
         }
-        k.interestOps(c.closeAfterWrite ? (pending ? SelectionKey.OP_WRITE : 0) : SelectionKey.OP_READ | (pending ? SelectionKey.OP_WRITE : 0));
+        interest(k, c);
     }
 
     private void sweepIdle() {
@@ -356,12 +511,19 @@ public final class ControlServer implements AutoCloseable {
         for (SelectionKey k : new ArrayList<>(selector.keys())) {
             if (k.attachment() instanceof Conn) {
                 Conn c = (Conn) k.attachment();
+                if (c.lingeringSince >= 0) {
+                    if (now - c.lingeringSince > IDLE_MILLIS) {
+                        close(k);
+                    }
+                    continue;
+                }
                 if (c.awaiting > 0 || c.watching) {
                     continue;
                 }
-                if (c.in.position() > 0 && now - c.lastActivity > IDLE_MILLIS) {
-                    close(k);
-                } else if (c.in.position() == 0 && now - c.lastActivity > 30 * IDLE_MILLIS && (c.out == null || !c.out.hasRemaining())) {
+                long idle = now - c.lastActivity;
+                // silent since connecting, half a line, or answers it does not read: a slot held for nothing
+                boolean stuck = c.requests == 0 || c.in.position() > 0 || c.pendingOut() > 0;
+                if (idle > (stuck ? IDLE_MILLIS : KEEPALIVE_MILLIS)) {
                     close(k);
                 }
             }
@@ -369,10 +531,19 @@ public final class ControlServer implements AutoCloseable {
     }
 
     private void close(SelectionKey k) {
-        if (k.attachment() instanceof Conn && ((Conn) k.attachment()).watching) {
-            List<SelectionKey> ks = watchers.get(((Conn) k.attachment()).pid);
-            if (ks != null && ks.remove(k) && ks.isEmpty()) {
-                watchers.remove(((Conn) k.attachment()).pid);
+        if (!k.isValid()) {
+            return;
+        }
+        if (k.attachment() instanceof Conn) {
+            Conn c = (Conn) k.attachment();
+            if (c.watching) {
+                List<SelectionKey> ks = watchers.get(c.pid);
+                if (ks != null && ks.remove(k) && ks.isEmpty()) {
+                    watchers.remove(c.pid);
+                }
+            } else if (--clients < MAX_CLIENTS && refusedFull > 0) {
+                Log.STDERR.info("control socket: accepting clients again (" + refusedFull + " refused meanwhile)");
+                refusedFull = 0;
             }
         }
         k.cancel();

@@ -9,22 +9,31 @@ public final class Durations {
     public static Duration parse(String text) {
         String s = text == null ? "" : text.trim();
         int i = 0;
-        while (i < s.length() && Character.isDigit(s.charAt(i))) {
+        while (i < s.length() && s.charAt(i) >= '0' && s.charAt(i) <= '9') {
             i++;
         }
         if (i == 0 || i > 12) {
             throw new IllegalArgumentException("bad duration '" + text + "': expected a number and a unit, as in 500ms, 5s, 2m");
         }
         long n = Long.parseLong(s.substring(0, i));
+        Duration d;
         switch (s.substring(i)) {
-            case "ms": return Duration.ofMillis(n);
-            case "s": return Duration.ofSeconds(n);
-            case "m": return Duration.ofMinutes(n);
-            case "h": return Duration.ofHours(n);
+            case "ms": d = Duration.ofMillis(n); break;
+            case "s": d = Duration.ofSeconds(n); break;
+            case "m": d = Duration.ofMinutes(n); break;
+            case "h": d = Duration.ofHours(n); break;
             default:
                 throw new IllegalArgumentException("bad duration '" + text + "': unit must be ms, s, m or h");
         }
+        if (d.compareTo(MAX) > 0) {
+            // The supervisor waits in nanoseconds of System.nanoTime(): 12 digits of hours overflow it.
+            throw new IllegalArgumentException("bad duration '" + text + "': at most " + MAX.toHours() + "h (365 days)");
+        }
+        return d;
     }
+
+    /** The longest duration taken: a year, far below what a nanosecond deadline can hold (292 years). */
+    static final Duration MAX = Duration.ofDays(365);
 
     public static String format(Duration d) {
         long ms = d.toMillis();

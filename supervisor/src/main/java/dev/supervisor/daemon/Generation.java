@@ -2,6 +2,7 @@ package dev.supervisor.daemon;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 
 /**
  * One set of workers started together from one config: STARTING → READY → DRAINING → EXITED,
@@ -22,10 +23,15 @@ final class Generation {
     /** When the reload that made this generation was taken up (= startedNanos for generation 1). */
     long requestedNanos;
     long readyNanos;
-    /** Reload time the workers did not account for: request to drain, minus the slowest worker's start-to-ready. */
+    /**
+     * Reload time the workers did not account for: request to drain, minus the slowest worker's
+     * own start-to-ready (from its spawn call until its READY=1 was read, or until its delay ended).
+     */
     long overheadNanos = -1;
     Timer readyTimer;
     Timer drainTimer;
+    /** Every worker's environment but SUPERVISOR_WORKER; built by the first spawn. */
+    Map<String, String> env;
 
     Generation(int number, Config config, List<Listener> listeners, long startedNanos) {
         this.number = number;

@@ -36,7 +36,12 @@ public final class NotifySocket implements AutoCloseable {
         return path;
     }
 
-    public static NotifySocket open(Path path) {
+    /**
+     * Binds {@code path}: mode 0600, or with {@code workers} (--user) 0620 of the workers' group,
+     * so that workers can send to it. Who sent what is told by the kernel (SCM_CREDENTIALS), and
+     * only a worker's or its descendants' messages count, so others in that group gain nothing.
+     */
+    public static NotifySocket open(Path path, ProcessWrapper.User workers) {
         try {
             Files.deleteIfExists(path);
         } catch (IOException e) {
@@ -48,7 +53,12 @@ public final class NotifySocket implements AutoCloseable {
             byte[] sa = Posix.sockaddrUnix(path.toString());
             Posix.check(c.bind(fd, sa, sa.length), "bind(" + path + ")");
             Posix.check(c.setsockopt(fd, Posix.SOL_SOCKET, Posix.SO_PASSCRED, new int[] {1}, 4), "setsockopt(" + path + ", SO_PASSCRED)");
+            int workerGid = workers == null || workers.uid == c.getuid() ? -1 : workers.gid;
+            ControlServer.restrict(path, workerGid, "rw-------", "rw--w----");
             return new NotifySocket(fd, path);
+        } catch (IOException e) {
+            Posix.close(fd);
+            throw new IllegalStateException("cannot set the mode of " + path + ": " + e.getMessage());
         } catch (RuntimeException e) {
             Posix.close(fd);
             throw e;
@@ -86,12 +96,13 @@ public final class NotifySocket implements AutoCloseable {
                 }
                 continue; // EINTR, or a message too big for the buffer
             }
+            long received = System.nanoTime();
             long pid = senderPid(control, msg.getLong(40));
             if (pid <= 0) {
                 continue;
             }
             data.get(0, bytes, 0, (int) n);
-            supervisor.notify(ancestry(pid), new String(bytes, 0, (int) n, StandardCharsets.UTF_8));
+            supervisor.notify(pid, new String(bytes, 0, (int) n, StandardCharsets.UTF_8), received);
         }
     }
 

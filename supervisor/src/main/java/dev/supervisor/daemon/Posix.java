@@ -5,7 +5,7 @@ import java.nio.ByteOrder;
 import java.util.List;
 import java.util.Map;
 
-import jnr.constants.platform.Errno;
+import dev.supervisor.protocol.Libc;
 import jnr.ffi.LibraryLoader;
 import jnr.ffi.Memory;
 import jnr.ffi.Pointer;
@@ -60,7 +60,6 @@ public final class Posix {
 
         Pointer getpwnam(String name);
         Pointer getgrnam(String name);
-        String strerror(int errnum);
         int getuid();
         int getpid();
     }
@@ -101,9 +100,7 @@ public final class Posix {
 
     /** "EADDRINUSE (Address already in use)". */
     public static String describe(int errno) {
-        Errno e = Errno.valueOf(errno);
-        String name = e == null || e == Errno.__UNKNOWN_CONSTANT__ ? "errno " + errno : e.name();
-        return name + " (" + Holder.LIBC.strerror(errno) + ")";
+        return Libc.describe(errno);
     }
 
     /** Throws when {@code rc} is -1, naming {@code call} and the errno. */
@@ -156,14 +153,7 @@ public final class Posix {
 
     /** A sockaddr_un for {@code path}; a leading '@' names the abstract namespace, as systemd does. */
     public static byte[] sockaddrUnix(String path) {
-        byte[] p = path.getBytes(java.nio.charset.StandardCharsets.UTF_8);
-        boolean abstractName = p.length > 0 && p[0] == '@';
-        byte[] sa = new byte[2 + p.length + (abstractName ? 0 : 1)];
-        ByteBuffer.wrap(sa).order(ByteOrder.nativeOrder()).putShort((short) AF_UNIX).put(p);
-        if (abstractName) {
-            sa[2] = 0;
-        }
-        return sa;
+        return Libc.unixAddress(path);
     }
 
     /** {uid, gid} of user {@code name}, or null when there is no such user. */

@@ -15,13 +15,59 @@ public final class ProcessWrapper {
 
     static final String[] SETPRIV_PATHS = {"/usr/bin/setpriv", "/bin/setpriv"};
 
+    /** The user and group --user names, resolved: workers run as them. */
+    public static final class User {
+        public final String spec;
+        public final int uid;
+        public final int gid;
+
+        User(String spec, int uid, int gid) {
+            this.spec = spec;
+            this.uid = uid;
+            this.gid = gid;
+        }
+    }
+
     /**
-     * The wrapper argv for {@code user} ("name" or "name:group", null = none).
+     * Resolves {@code spec} ("name" or "name:group"; null = no --user, returns null).
      *
      * @throws IllegalArgumentException for a user or group that does not exist, or --user
      *     without the privilege to use it
      */
-    public static List<String> build(String user, Log log) {
+    public static User resolve(String spec) {
+        if (spec == null) {
+            return null;
+        }
+        String name = spec;
+        String groupName = null;
+        int colon = spec.indexOf(':');
+        if (colon >= 0) {
+            name = spec.substring(0, colon);
+            groupName = spec.substring(colon + 1);
+        }
+        if (name.isEmpty() || name.indexOf('\0') >= 0 || (groupName != null && (groupName.isEmpty() || groupName.indexOf('\0') >= 0))) {
+            throw new IllegalArgumentException("--user " + spec.replace('\0', '?') + ": expected USER or USER:GROUP");
+        }
+        int[] ids = Posix.user(name);
+        if (ids == null) {
+            throw new IllegalArgumentException("--user " + spec + ": no user '" + name + "'");
+        }
+        int gid = ids[1];
+        if (groupName != null) {
+            gid = Posix.group(groupName);
+            if (gid < 0) {
+                throw new IllegalArgumentException("--user " + spec + ": no group '" + groupName + "'");
+            }
+        }
+        int own = Posix.libc().getuid();
+        if (own != 0 && own != ids[0]) {
+            throw new IllegalArgumentException("--user " + spec + " needs the supervisor to run as root (it runs as uid " + own + ")");
+        }
+        return new User(spec, ids[0], gid);
+    }
+
+    /** The wrapper argv for {@code user} (null = none): setpriv, or nothing when it is missing and no user is asked for. */
+    public static List<String> build(User user, Log log) {
         String setpriv = null;
         for (String p : SETPRIV_PATHS) {
             if (Files.isExecutable(Path.of(p))) {
@@ -40,30 +86,8 @@ public final class ProcessWrapper {
         argv.add(setpriv);
         argv.add("--pdeathsig=KILL");
         if (user != null) {
-            String name = user;
-            String groupName = null;
-            int colon = user.indexOf(':');
-            if (colon >= 0) {
-                name = user.substring(0, colon);
-                groupName = user.substring(colon + 1);
-            }
-            int[] ids = Posix.user(name);
-            if (ids == null) {
-                throw new IllegalArgumentException("--user " + user + ": no user '" + name + "'");
-            }
-            int gid = ids[1];
-            if (groupName != null) {
-                gid = Posix.group(groupName);
-                if (gid < 0) {
-                    throw new IllegalArgumentException("--user " + user + ": no group '" + groupName + "'");
-                }
-            }
-            int own = Posix.libc().getuid();
-            if (own != 0 && own != ids[0]) {
-                throw new IllegalArgumentException("--user " + user + " needs the supervisor to run as root (it runs as uid " + own + ")");
-            }
-            argv.add("--reuid=" + ids[0]);
-            argv.add("--regid=" + gid);
+            argv.add("--reuid=" + user.uid);
+            argv.add("--regid=" + user.gid);
             argv.add("--init-groups");
         }
         argv.add("--");

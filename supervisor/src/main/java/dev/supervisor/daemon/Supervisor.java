@@ -112,7 +112,19 @@ public final class Supervisor {
      * worker's own children (gunicorn's) are attributed to it.
      */
     public void notify(long[] ancestry, String message) {
-        post(() -> onNotify(ancestry, message));
+        long received = System.nanoTime();
+        post(() -> onNotify(findWorker(ancestry), message, received));
+    }
+
+    /**
+     * An sd_notify datagram from process {@code pid}, read at {@code receivedNanos}. The parent
+     * chain (/proc reads) is looked up only when the sender is not a worker itself.
+     */
+    public void notify(long pid, String message, long receivedNanos) {
+        post(() -> {
+            Worker w = findWorker(new long[] {pid});
+            onNotify(w != null ? w : findWorker(NotifySocket.ancestry(pid)), message, receivedNanos);
+        });
     }
 
     /**
@@ -185,7 +197,11 @@ public final class Supervisor {
     }
 
     private Timer after(Duration d, Runnable action) {
-        Timer t = new Timer(System.nanoTime() + d.toNanos(), timerSeq++, action);
+        return at(System.nanoTime() + d.toNanos(), action);
+    }
+
+    private Timer at(long dueNanos, Runnable action) {
+        Timer t = new Timer(dueNanos, timerSeq++, action);
         timers.add(t);
         return t;
     }
@@ -251,7 +267,7 @@ public final class Supervisor {
         starting = g;
         g.readyTimer = after(next.readyTimeout, () -> {
             if (g.state == Generation.State.STARTING) {
-                failGeneration(g, g + " was not ready within " + Durations.format(next.readyTimeout), notReadyTail(g));
+                failGeneration(g, g + " was not ready within " + Durations.format(next.readyTimeout), null);
             }
         });
         log.info("starting " + g + ": " + next.workers + " x " + String.join(" ", next.command));
@@ -273,6 +289,8 @@ public final class Supervisor {
     private void spawnWorker(Generation g, int slot, Backoff backoff) {
         Worker[] self = new Worker[1];
         Spawner.Process p;
+        // The worker's own time starts here: posix_spawn returns only once the child has exec'd.
+        long spawned = System.nanoTime();
         try {
             // The exit hook fires on another thread; the loop handles it after this event, when self is set.
             p = spawner.spawn(spec(g, slot), () -> post(() -> onExit(self[0])));
@@ -280,15 +298,16 @@ public final class Supervisor {
             onSpawnFailure(g, slot, backoff, e.getMessage());
             return;
         }
-        Worker w = new Worker(g, slot, p, System.nanoTime(), backoff);
+        Worker w = new Worker(g, slot, p, spawned, backoff);
         self[0] = w;
         g.slots[slot] = w;
         g.live.add(w);
         log.info("started " + w);
         if (!g.config.ready.isNotify()) {
-            after(g.config.ready.delay(), () -> {
+            long due = spawned + g.config.ready.delay().toNanos();
+            at(due, () -> {
                 if (w.state == Worker.State.STARTING) {
-                    markReady(w);
+                    markReady(w, due); // a late timer is the supervisor's time, not the worker's
                 }
             });
         }
@@ -299,19 +318,28 @@ public final class Supervisor {
         for (Listener l : g.listeners) {
             names.add(l.name());
         }
-        Map<String, String> extra = new LinkedHashMap<>(supervisorEnv);
-        extra.putAll(ListenFds.environment(names));
-        extra.put(Wire.SUPERVISOR_GENERATION, Integer.toString(g.number));
-        extra.put(Wire.SUPERVISOR_WORKER, Integer.toString(slot));
-        extra.put(Wire.SUPERVISOR_DRAIN_SIGNAL, Signals.shortName(g.config.drainSignal));
-        extra.putAll(g.config.env);
-        String opts = supervisorEnv.get(Wire.JDK_JAVA_OPTIONS);
-        if (opts != null) {
-            String own = baseEnv.get(Wire.JDK_JAVA_OPTIONS);
-            extra.put(Wire.JDK_JAVA_OPTIONS, own == null || own.isBlank() ? opts : own + " " + opts);
+        if (g.env == null) {
+            // The same for every worker of the generation but SUPERVISOR_WORKER: built once, not
+            // once per worker.
+            Map<String, String> extra = new LinkedHashMap<>(supervisorEnv);
+            extra.putAll(ListenFds.environment(names));
+            extra.put(Wire.SUPERVISOR_GENERATION, Integer.toString(g.number));
+            extra.put(Wire.SUPERVISOR_WORKER, "");
+            extra.put(Wire.SUPERVISOR_DRAIN_SIGNAL, Signals.shortName(g.config.drainSignal));
+            extra.putAll(g.config.env);
+            String opts = supervisorEnv.get(Wire.JDK_JAVA_OPTIONS);
+            if (opts != null) {
+                String own = baseEnv.get(Wire.JDK_JAVA_OPTIONS);
+                extra.put(Wire.JDK_JAVA_OPTIONS, own == null || own.isBlank() ? opts : own + " " + opts);
+            }
+            g.env = PosixSpawner.workerEnvironment(baseEnv, extra);
+        }
+        Map<String, String> env = new LinkedHashMap<>(g.env);
+        if (!g.config.env.containsKey(Wire.SUPERVISOR_WORKER)) {
+            env.put(Wire.SUPERVISOR_WORKER, Integer.toString(slot));
         }
         int stdin = g.config.stdinListener == null ? -1 : names.indexOf(g.config.stdinListener);
-        return new Spawner.Spec(g.config.command, PosixSpawner.workerEnvironment(baseEnv, extra), g.listeners, stdin, g.number, slot);
+        return new Spawner.Spec(g.config.command, env, g.listeners, stdin, g.number, slot);
     }
 
     private void onSpawnFailure(Generation g, int slot, Backoff backoff, String message) {
@@ -323,9 +351,10 @@ public final class Supervisor {
         }
     }
 
-    private void markReady(Worker w) {
+    /** {@code w} said it is ready (or its delay ended) at {@code readyNanos}. */
+    private void markReady(Worker w, long readyNanos) {
         w.state = Worker.State.READY;
-        w.readyNanos = System.nanoTime();
+        w.readyNanos = readyNanos;
         Generation g = w.generation;
         if (g.state == Generation.State.STARTING && g.allReady()) {
             promote(g);
@@ -349,16 +378,19 @@ public final class Supervisor {
                 + String.format("%.2f", g.overheadNanos / 1e6) + " ms)";
         Generation old = serving;
         serving = g;
-        if (g == starting) {
-            starting = null;
-        }
         if (old != null && old != g) {
             drain(old);
             log.info(g + timing + "; draining " + old);
         } else {
             log.info(g + timing);
         }
-        finishReload(ReloadResult.ok(g.number));
+        if (g == starting) {
+            starting = null;
+            finishReload(ReloadResult.ok(g.number));
+        } else if (!stopping) {
+            // Generation 1, which no reload started: a reload running now waits for its own generation.
+            manager.accept(Wire.READY + "\n" + Wire.STATUS_PREFIX + "serving generation " + g.number);
+        }
     }
 
     /** Answers everyone waiting for the reload that just ended, then runs the merged one, if any. */
@@ -390,13 +422,18 @@ public final class Supervisor {
         g.drainTimer = after(g.config.drainTimeout, () -> {
             for (Worker w : g.live) {
                 log.info(w + " still running " + Durations.format(g.config.drainTimeout) + " after the drain signal: killing it");
+                w.killedAtDrainTimeout = true;
                 w.process.killGroup();
             }
         });
         exitIfDone(g);
     }
 
-    /** The new generation did not come up: kill it, leave the serving one untouched. */
+    /**
+     * The new generation did not come up: kill it, leave the serving one untouched. A null
+     * {@code stderr} means the last words of a worker that was not ready, read once it is killed
+     * (its pipe ends then, so reading the tail does not wait).
+     */
     private void failGeneration(Generation g, String reason, List<String> stderr) {
         g.state = Generation.State.FAILED;
         if (g.readyTimer != null) {
@@ -405,8 +442,16 @@ public final class Supervisor {
         if (starting == g) {
             starting = null;
         }
+        if (serving != null) {
+            // The failed config is not in effect: a listener only it named is closed once g has gone.
+            config = serving.config;
+        }
+        Worker notReady = stderr == null ? firstNotReady(g) : null;
         for (Worker w : g.live) {
             w.process.killGroup();
+        }
+        if (stderr == null) {
+            stderr = notReady == null ? List.of() : notReady.process.stderrTail();
         }
         log.info("reload failed: " + reason + (serving != null ? "; " + serving + " keeps serving" : ""));
         for (String line : stderr) {
@@ -416,13 +461,14 @@ public final class Supervisor {
         finishReload(ReloadResult.failed(g.number, reason, stderr));
     }
 
-    private List<String> notReadyTail(Generation g) {
+    /** The first worker of {@code g} that was not ready: its stderr goes in the answer. */
+    private static Worker firstNotReady(Generation g) {
         for (Worker w : g.slots) {
             if (w != null && w.state == Worker.State.STARTING) {
-                return w.process.stderrTail();
+                return w;
             }
         }
-        return List.of();
+        return null;
     }
 
     // ---- worker exits ----
@@ -438,7 +484,8 @@ public final class Supervisor {
         Generation g = w.generation;
         g.live.remove(w);
         Duration served = Duration.ofNanos(System.nanoTime() - w.startedNanos);
-        log.info(w + " " + ExitStatus.describe(status) + (was == Worker.State.DRAINING ? " (drained)" : ""));
+        log.info(w + " " + ExitStatus.describe(status)
+                + (w.killedAtDrainTimeout ? " (at the drain timeout)" : was == Worker.State.DRAINING ? " (drained)" : ""));
         if (g == starting) {
             failGeneration(g, w + " " + ExitStatus.describe(status) + " before it was ready", w.process.stderrTail());
         } else if (g == serving && !stopping && g.slots[w.slot] == w) {
@@ -517,15 +564,14 @@ public final class Supervisor {
 
     // ---- notify ----
 
-    private void onNotify(long[] ancestry, String message) {
-        Worker w = findWorker(ancestry);
+    private void onNotify(Worker w, String message, long receivedNanos) {
         if (w == null) {
             return;
         }
         for (String line : message.split("\n")) {
             if (line.equals(Wire.READY)) {
                 if (w.state == Worker.State.STARTING && w.generation.config.ready.isNotify()) {
-                    markReady(w);
+                    markReady(w, receivedNanos);
                 }
             } else if (line.startsWith(Wire.STATUS_PREFIX)) {
                 w.status = line.substring(Wire.STATUS_PREFIX.length());

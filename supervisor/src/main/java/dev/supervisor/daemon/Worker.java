@@ -14,6 +14,8 @@ final class Worker {
     /** Last STATUS= the worker sent over NOTIFY_SOCKET. */
     String status;
     boolean stopping;
+    /** KILLed by the supervisor because it outlived --drain-timeout: its end is no drain. */
+    boolean killedAtDrainTimeout;
     int restarts;
 
     Worker(Generation generation, int slot, Spawner.Process process, long startedNanos, Backoff backoff) {

@@ -24,6 +24,7 @@ class AddressTest {
         "unix:/run/app.sock   | unix:/run/app.sock",
         "unix:///run/app.sock | unix:/run/app.sock",
         "unix:rel/app.sock    | unix:rel/app.sock",
+        "unix:////0           | unix:////0",
     })
     void parsesEveryForm(String text, String canonical) {
         assertEquals(canonical, Address.parse(text).toString());

@@ -22,7 +22,10 @@ class SmallPartsTest {
         assertEquals(Duration.ofMinutes(2), Durations.parse("2m"));
         assertEquals("1s", Durations.format(Duration.ofSeconds(1)));
         assertEquals("250ms", Durations.format(Duration.ofMillis(250)));
-        for (String bad : new String[] {"", "5", "s", "5x", "-1s", "1.5s"}) {
+        assertEquals(Duration.ofHours(8760), Durations.parse("8760h"));
+        // 8761h and the rest: past a year; 999999999999h overflowed the supervisor's nanosecond
+        // deadlines (ConfigFuzzTest); "١s" has an Arabic-Indic digit, which Long.parseLong reads.
+        for (String bad : new String[] {"", "5", "s", "5x", "-1s", "1.5s", "8761h", "999999999999h", "\u0661s"}) {
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Durations.parse(bad), bad);
             assertTrue(e.getMessage().contains("'" + bad + "'"), e.getMessage());
         }

@@ -195,12 +195,41 @@ class SupervisorTest {
     }
 
     @Test
+    void reloadsRequestedWhileGenerationOneStartsWaitForTheirOwnGenerations() throws Exception {
+        start(config("notify", 1));
+        CompletableFuture<ReloadResult> first = new CompletableFuture<>();
+        supervisor.reload(first::complete);
+        awaitLog("started worker 2.0");
+        CompletableFuture<ReloadResult> merged = new CompletableFuture<>();
+        supervisor.reload(merged::complete);
+        awaitLog("merged into one more reload after it");
+
+        ready(spawner.ofGeneration(1).get(0)); // generation 1 gets ready while generation 2 starts
+        awaitLog("generation 1 ready");
+        JsonNode s = status(); // a round trip through the loop: the readiness of generation 1 is fully handled
+        assertFalse(first.isDone(), "the reload to generation 2 is not answered by generation 1: " + first);
+        assertTrue(s.path("reloading").asBoolean());
+        assertTrue(spawner.ofGeneration(3).isEmpty(), "the merged reload waits for generation 2");
+
+        ready(spawner.ofGeneration(2).get(0));
+        assertEquals(2, first.get(WAIT.toSeconds(), TimeUnit.SECONDS).generation);
+        awaitLog("started worker 3.0");
+        ready(spawner.ofGeneration(3).get(0));
+        ReloadResult r = merged.get(WAIT.toSeconds(), TimeUnit.SECONDS);
+        assertTrue(r.ok);
+        assertEquals(3, r.generation);
+        assertEquals(3, status().path("serving").asInt());
+        assertFalse(exit.isDone(), "the supervisor still runs");
+    }
+
+    @Test
     void anOldWorkerThatIgnoresTheDrainSignalIsKilledAtTheDrainTimeout() throws Exception {
         spawner.ignoreDrainGeneration = 1;
         start(config("delay:20ms", 1));
         awaitLog("generation 1 ready");
         assertTrue(reload().ok);
         awaitLog("worker 1.0 .* still running 300ms after the drain signal: killing it");
+        awaitLog("worker 1.0 \\(pid \\d+\\) killed by SIGKILL \\(at the drain timeout\\)$");
         awaitLog("generation 1 exited");
         assertEquals(List.of(Posix.SIGTERM, Posix.SIGKILL), spawner.ofGeneration(1).get(0).signals);
     }
@@ -264,6 +293,24 @@ class SupervisorTest {
         List<String> names = new ArrayList<>();
         status().path("listeners").forEach(l -> names.add(l.path("name").asText()));
         assertEquals(List.of("web", "extra"), names);
+    }
+
+    @Test
+    void aListenerAddedByAFailedReloadIsClosedWithTheFailedGeneration() throws Exception {
+        start(config("notify", 1, "listen", "web=127.0.0.1:0"));
+        ready(spawner.ofGeneration(1).get(0));
+        awaitLog("generation 1 ready");
+        config.set(config("notify", 1, "listen", "web=127.0.0.1:0,api=127.0.0.1:3"));
+        CompletableFuture<ReloadResult> r = new CompletableFuture<>();
+        supervisor.reload(r::complete);
+        awaitLog("started worker 2.0");
+        spawner.ofGeneration(2).get(0).exit(ExitStatus.ofCode(3));
+        assertFalse(r.get(WAIT.toSeconds(), TimeUnit.SECONDS).ok);
+        awaitLog("closed listener api=");
+        awaitLog("generation 2 exited");
+        List<String> names = new ArrayList<>();
+        status().path("listeners").forEach(l -> names.add(l.path("name").asText()));
+        assertEquals(List.of("web"), names, "no generation uses api, and the config in effect does not name it");
     }
 
     @Test
