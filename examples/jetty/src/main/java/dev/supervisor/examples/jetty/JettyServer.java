@@ -56,6 +56,12 @@ public final class JettyServer {
 
         drain.await();
         System.out.println("draining: stopping gracefully");
+        // Stop taking connections before the stop begins: an acceptor blocked in accept() is
+        // woken by closing our copy of the listener (the supervisor's stays open for the next
+        // generation), and whatever it took before that is served while the server still runs.
+        http.setAccepting(false);
+        Activation.serverSocket("http").close();
+        accepted.awaitAcceptorsOut(DRAIN_MILLIS);
         server.stop();
         System.out.println("drained: exiting");
     }
@@ -87,6 +93,8 @@ public final class JettyServer {
     static final class AcceptedConnections extends Graceful.Shutdown implements SelectorManager.AcceptListener, Connection.Listener {
         /** Connections taken and not closed, plus one while the acceptor is in accept() or hands one over. */
         private final AtomicInteger open = new AtomicInteger();
+        /** Acceptor threads inside accept(); guarded by this. */
+        private int inAccept;
 
         AcceptedConnections() {
             super("accepted connections");
@@ -98,9 +106,11 @@ public final class JettyServer {
                 @Override
                 public void accept(int acceptorId) throws IOException {
                     open.incrementAndGet();
+                    acceptorIn();
                     try {
                         super.accept(acceptorId); // a connection it takes is counted (onAccepting) before this returns
                     } finally {
+                        acceptorOut();
                         closed();
                     }
                 }
@@ -132,6 +142,23 @@ public final class JettyServer {
         @Override
         public boolean isShutdownDone() {
             return open.get() == 0;
+        }
+
+        /** Waits until no acceptor is inside accept() (or {@code millis} passed). */
+        synchronized void awaitAcceptorsOut(long millis) throws InterruptedException {
+            long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(millis);
+            for (long left = millis; inAccept > 0 && left > 0; left = TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime())) {
+                wait(left);
+            }
+        }
+
+        private synchronized void acceptorIn() {
+            inAccept++;
+        }
+
+        private synchronized void acceptorOut() {
+            inAccept--;
+            notifyAll();
         }
     }
 
