@@ -156,6 +156,10 @@ public final class Bench {
         o.work = Files.createTempDirectory("supervisor-bench-");
         say("work directory (logs, configs) %s", o.work);
         report.machine(this);
+        if (!Proc.ignoredSignals().isEmpty()) {
+            say("note: this process ignores SIG%s (nohup or a background job); servers are started through env --default-signal=%s",
+                    Proc.ignoredSignals(), Proc.ignoredSignals());
+        }
         List<String> missing = new ArrayList<>();
         for (String p : Tools.PACKAGES.keySet()) {
             if (Tools.find(p).isEmpty()) {

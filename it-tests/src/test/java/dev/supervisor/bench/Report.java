@@ -62,6 +62,7 @@ final class Report {
             j.put(e.getKey(), e.getValue() + ": " + Tools.firstLine(List.of(e.getValue().resolve("bin/java").toString(), "-version")));
         }
         m.put("bench_jvm", System.getProperty("java.vm.name") + " " + System.getProperty("java.runtime.version"));
+        m.put("bench_ignored_signals_reset_for_servers", Proc.ignoredSignals());
         ObjectNode t = m.putObject("tools");
         Tools.find("nginx").ifPresent(x -> t.put("nginx", Tools.firstLine(List.of(x.toString(), "-v"))));
         Tools.find("haproxy").ifPresent(x -> t.put("haproxy", Tools.firstLine(List.of(x.toString(), "-v"))));
