@@ -35,8 +35,10 @@ public final class Bench {
         boolean quick;
         /** Reloads of supervisor over the LISTEN_FDS child (lighttpd): the ≥ 1,000-reload run. */
         int reloads = 1000;
-        /** Reloads of supervisor over the JVM demo worker (each generation starts a JVM). */
-        int demoReloads = 200;
+        /** Reloads of supervisor over the JVM demo worker (each generation starts a JVM, ~0.35 s here). */
+        int demoReloads = 1000;
+        /** No reload run goes on reloading for longer than this; the report says how many it did. */
+        Duration reloadBudget = Duration.ofMinutes(11);
         /** Reloads of nginx, HAProxy, gunicorn and supervisor + gunicorn. */
         int otherReloads = 200;
         Duration steady = Duration.ofSeconds(10);
@@ -45,8 +47,8 @@ public final class Bench {
         int spacedReloads = 15;
         Duration spacedGap = Duration.ofMillis(1500);
         Duration idle = Duration.ofSeconds(60);
-        Duration wrk = Duration.ofSeconds(8);
-        int wrkRounds = 3;
+        Duration wrk = Duration.ofSeconds(6);
+        int wrkRounds = 5;
         int clients = 8;
         double rate = 100;
         Set<String> scenarios = new LinkedHashSet<>(SCENARIOS);
@@ -87,6 +89,7 @@ public final class Bench {
                     case "--steady" -> o.steady = Duration.ofMillis((long) (Double.parseDouble(args[++i]) * 1000));
                     case "--gap-ms" -> o.gap = Duration.ofMillis(Long.parseLong(args[++i]));
                     case "--spaced" -> o.spacedReloads = Integer.parseInt(args[++i]);
+                    case "--budget-minutes" -> o.reloadBudget = Duration.ofMillis((long) (Double.parseDouble(args[++i]) * 60_000));
                     case "--spaced-gap-ms" -> o.spacedGap = Duration.ofMillis(Long.parseLong(args[++i]));
                     case "--idle" -> o.idle = Duration.ofMillis((long) (Double.parseDouble(args[++i]) * 1000));
                     case "--wrk" -> o.wrk = Duration.ofMillis((long) (Double.parseDouble(args[++i]) * 1000));
@@ -116,7 +119,7 @@ public final class Bench {
         static String usage() {
             return String.join("\n",
                     "usage: bench/run [--quick] [--reloads N] [--demo-reloads N] [--other-reloads N] [--steady S] [--gap-ms MS]",
-                    "                 [--spaced N] [--spaced-gap-ms MS]",
+                    "                 [--spaced N] [--spaced-gap-ms MS] [--budget-minutes M]",
                     "                 [--idle S] [--wrk S] [--clients N] [--rate R] [--only A,B] [--skip A,B] [--out DIR] [--home DIR]",
                     "scenarios: " + String.join(", ", SCENARIOS));
         }
@@ -156,6 +159,10 @@ public final class Bench {
         o.work = Files.createTempDirectory("supervisor-bench-");
         say("work directory (logs, configs) %s", o.work);
         report.machine(this);
+        if (!Proc.ignoredSignals().isEmpty()) {
+            say("note: this process ignores SIG%s (nohup or a background job); servers are started through env --default-signal=%s",
+                    Proc.ignoredSignals(), Proc.ignoredSignals());
+        }
         List<String> missing = new ArrayList<>();
         for (String p : Tools.PACKAGES.keySet()) {
             if (Tools.find(p).isEmpty()) {

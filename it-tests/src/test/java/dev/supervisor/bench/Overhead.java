@@ -55,9 +55,14 @@ final class Overhead {
             s.start();
             long cpu0 = Machine.cpuTicks(s.pid());
             int ok = 0;
+            int failedInARow = 0;
             for (int i = 0; i < reloads; i++) {
-                if (s.reload().ok()) {
+                Target.Reload r = s.reload();
+                if (r.ok()) {
                     ok++;
+                    failedInARow = 0;
+                } else if (++failedInARow >= 3) {
+                    throw new BenchException(name + ": 3 reloads in a row failed; last: " + r.error());
                 }
                 ReloadRun.park(Duration.ofMillis(100));
             }

@@ -50,11 +50,40 @@ final class Proc implements AutoCloseable {
         reader.start();
     }
 
-    /** Starts {@code cmd} in {@code dir} with {@code env} added to the bench's own environment. */
+    /**
+     * Starts {@code cmd} in {@code dir} with {@code env} added to the bench's own environment. A
+     * signal ignored by the bench (started under nohup, or as a background job: HUP, INT) would
+     * stay ignored in every server it starts, and a JVM does not handle a signal it inherited as
+     * ignored; so then the command runs through {@code env --default-signal}.
+     */
     static Proc start(String name, List<String> cmd, Map<String, String> env, Path dir, Path log) throws IOException {
-        ProcessBuilder pb = new ProcessBuilder(cmd).directory(dir.toFile()).redirectErrorStream(true);
+        List<String> full = new ArrayList<>();
+        String ignored = ignoredSignals();
+        if (!ignored.isEmpty()) {
+            full.addAll(List.of("/usr/bin/env", "--default-signal=" + ignored, "--"));
+        }
+        full.addAll(cmd);
+        ProcessBuilder pb = new ProcessBuilder(full).directory(dir.toFile()).redirectErrorStream(true);
         pb.environment().putAll(env);
         return new Proc(name, pb.start(), log);
+    }
+
+    /** The reload and stop signals this process ignores (from /proc/self/status SigIgn), as "HUP,INT", or "". */
+    static String ignoredSignals() {
+        long mask = 0;
+        for (String l : Machine.read("/proc/self/status").split("\n")) {
+            if (l.startsWith("SigIgn:")) {
+                mask = Long.parseUnsignedLong(l.substring(7).strip(), 16);
+            }
+        }
+        List<String> names = new ArrayList<>();
+        String[] byNumber = {null, "HUP", "INT", null, null, null, null, null, null, null, "USR1", null, "USR2", null, null, "TERM"};
+        for (int sig = 1; sig < byNumber.length; sig++) {
+            if (byNumber[sig] != null && (mask & (1L << (sig - 1))) != 0) {
+                names.add(byNumber[sig]);
+            }
+        }
+        return String.join(",", names);
     }
 
     private void pump(Writer out) {

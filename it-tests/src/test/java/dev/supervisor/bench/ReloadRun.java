@@ -70,6 +70,11 @@ final class ReloadRun {
             r.spaced = Math.min(o.spacedReloads, reloads);
             r.burstFrom = Long.MAX_VALUE;
             for (int i = 0; i < reloads; i++) {
+                if (Clock.nanos() - r.reloadFrom > o.reloadBudget.toNanos()) {
+                    r.aborted = "stopped after " + i + " of " + reloads + " reloads: the run's time budget of " + o.reloadBudget.toMinutes() + " min";
+                    Bench.say("%s: %s", t.name(), r.aborted);
+                    break;
+                }
                 if (i == r.spaced) {
                     r.burstFrom = Clock.nanos();
                 }

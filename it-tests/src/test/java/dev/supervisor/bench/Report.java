@@ -37,6 +37,7 @@ final class Report {
         p.put("reloads_listen_fds_child", o.reloads);
         p.put("reloads_demo", o.demoReloads);
         p.put("reloads_others", o.otherReloads);
+        p.put("reload_budget_minutes", o.reloadBudget.toMinutes());
         p.put("steady_seconds", o.steady.toMillis() / 1000.0);
         p.put("gap_between_reloads_ms", o.gap.toMillis());
         p.put("spaced_reloads", o.spacedReloads);
@@ -62,6 +63,7 @@ final class Report {
             j.put(e.getKey(), e.getValue() + ": " + Tools.firstLine(List.of(e.getValue().resolve("bin/java").toString(), "-version")));
         }
         m.put("bench_jvm", System.getProperty("java.vm.name") + " " + System.getProperty("java.runtime.version"));
+        m.put("bench_ignored_signals_reset_for_servers", Proc.ignoredSignals());
         ObjectNode t = m.putObject("tools");
         Tools.find("nginx").ifPresent(x -> t.put("nginx", Tools.firstLine(List.of(x.toString(), "-v"))));
         Tools.find("haproxy").ifPresent(x -> t.put("haproxy", Tools.firstLine(List.of(x.toString(), "-v"))));
@@ -265,7 +267,8 @@ final class Report {
         }
         JsonNode t = scenarios.path("throughput");
         if (t.has("ratio")) {
-            rows.add(new String[] {"throughput ratio >= 0.99", "lighttpd under supervisor / alone: " + Stats.fmt(t.path("ratio").asDouble(), 3) + " (rounds "
+            rows.add(new String[] {"throughput ratio >= 0.99", "lighttpd under supervisor / alone, median of " + t.path("rounds").size() + " rounds: "
+                    + Stats.fmt(t.path("ratio").asDouble(), 3) + " (rounds "
                     + Stats.fmt(t.path("ratio_min_round").asDouble(), 3) + " to " + Stats.fmt(t.path("ratio_max_round").asDouble(), 3) + ")",
                     t.path("ratio").asDouble() >= 0.99 ? "met" : "missed"});
         }

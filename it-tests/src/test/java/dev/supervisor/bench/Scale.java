@@ -314,7 +314,7 @@ final class Scale {
     static ObjectNode storm(Bench b) throws Exception {
         Bench.Options o = b.options();
         int size = o.quick ? 10 : 100;
-        int storms = o.quick ? 1 : 3;
+        int storms = o.quick ? 1 : 6;
         ObjectNode n = Bench.object();
         n.put("requests_per_storm", size);
         n.put("storms", storms);

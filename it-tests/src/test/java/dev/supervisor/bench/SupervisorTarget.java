@@ -158,6 +158,13 @@ final class SupervisorTarget implements Target {
         }
         int mark = proc.mark();
         Proc.signal(proc.pid(), Proc.Signals.HUP);
+        try {
+            proc.await(Pattern.compile("^supervisor: reload requested"), mark, Duration.ofSeconds(5));
+        } catch (BenchException e) {
+            return new Reload(index, false, t0, Clock.nanos(), -1, List.of(), "SIGHUP not taken within 5 s (is HUP ignored? SigIgn of pid "
+                    + proc.pid() + ": " + Machine.read("/proc/" + proc.pid() + "/status").lines().filter(l -> l.startsWith("SigIgn")).findFirst()
+                            .orElse("?") + ")");
+        }
         Pattern next = Pattern.compile("^supervisor: (?:generation (" + (lastGeneration + 1) + ") .*ready in|(?:SIGHUP )?reload failed)");
         try {
             Proc.Hit m = proc.await(next, mark, readyTimeout.plusSeconds(10));
