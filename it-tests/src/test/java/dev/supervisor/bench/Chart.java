@@ -28,7 +28,9 @@ final class Chart {
     /** The window [from, to) of a run ({@link Clock} ns). */
     static String svg(ReloadRun r, long from, long to, String what) {
         long span = Math.max(1, to - from);
-        long bucket = 100_000_000L;
+        // 100 ms buckets; a long run is drawn per second so that it stays readable
+        long bucket = span > 60_000_000_000L ? 1_000_000_000L : 100_000_000L;
+        String per = bucket == 1_000_000_000L ? "second" : "100 ms";
         int nb = (int) Math.max(1, (span + bucket - 1) / bucket);
         int[] fresh = new int[nb];
         int[] keep = new int[nb];
@@ -48,11 +50,16 @@ final class Chart {
                 keep[b]++;
             }
         }
-        int max = 1;
+        // The scale fits the steady level; the catch-up burst right after a stall (clients send the
+        // requests they owe) may go above it and is clipped: the stall itself is the dip before it.
+        double[] totals = new double[nb];
         for (int b = 0; b < nb; b++) {
-            max = Math.max(max, fresh[b] + keep[b] + fail[b]);
+            totals[b] = fresh[b] + keep[b] + fail[b];
         }
-        max = niceCeil(max);
+        java.util.Arrays.sort(totals);
+        double expected = 2.0 * r.clientsPerMode * r.ratePerClient * bucket / 1e9;
+        int max = niceCeil((int) Math.ceil(Math.max(1, Math.min(totals[nb - 1], Math.max(1.25 * expected, Stats.rank(totals, 0.95))))));
+        boolean clipped = totals[nb - 1] > max;
         double plotW = W - LEFT - RIGHT;
         double xPerNs = plotW / span;
         int genTop = TOP + PLOT_H + 40;
@@ -71,11 +78,11 @@ final class Chart {
                 reloadsIn++;
             }
         }
-        g.append(String.format(Locale.ROOT, "<text x=\"%d\" y=\"20\" font-size=\"15\" font-weight=\"bold\">%s: requests answered per 100 ms, %s (%.1f s, %d reloads, "
-                + "%d failed requests)</text>\n", LEFT, esc(r.name), what, span / 1e9, reloadsIn, failedTotal));
+        g.append(String.format(Locale.ROOT, "<text x=\"%d\" y=\"20\" font-size=\"15\" font-weight=\"bold\">%s: requests answered per %s, %s (%.1f s, %d reloads, "
+                + "%d failed requests)</text>\n", LEFT, esc(r.name), per, what, span / 1e9, reloadsIn, failedTotal));
         g.append(String.format(Locale.ROOT, "<text x=\"%d\" y=\"38\" fill=\"#555\">%d fresh-connection + %d keep-alive clients; orange = reload requested; "
-                + "red = failed requests; bottom: generations (light = starting, solid = serving, grey = draining)</text>\n", LEFT, r.clientsPerMode,
-                r.clientsPerMode));
+                + "red = failed requests; bottom: generations (light = starting, solid = serving, grey = draining)%s</text>\n", LEFT, r.clientsPerMode,
+                r.clientsPerMode, clipped ? "; bursts above the scale are clipped" : ""));
         // axes and grid
         for (int i = 0; i <= 4; i++) {
             double y = TOP + PLOT_H - PLOT_H * i / 4.0;
@@ -89,29 +96,33 @@ final class Chart {
             g.append(String.format(Locale.ROOT, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%s s</text>\n", x, TOP + PLOT_H + 16,
                     Stats.fmt(t + (from - r.steadyFrom) / 1e9, tickS < 1 ? 1 : 0)));
         }
-        // reload markers
+        // reload markers: lines through the plot, or ticks above it when there are too many to see through
+        boolean dense = reloadsIn > 60;
         for (Target.Reload x : r.reloads) {
             if (x.requestedNanos() < from || x.requestedNanos() >= to) {
                 continue;
             }
             double px = LEFT + (x.requestedNanos() - from) * xPerNs;
-            g.append(String.format(Locale.ROOT, "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"%s\" stroke-width=\"1\" opacity=\"0.6\"/>\n", px, TOP,
-                    px, TOP + PLOT_H, x.ok() ? "#f28e2b" : "#b00"));
+            g.append(String.format(Locale.ROOT, "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"%s\" stroke-width=\"1\" opacity=\"0.6\"/>\n", px,
+                    dense ? TOP - 8 : TOP, px, dense ? TOP - 1 : TOP + PLOT_H, x.ok() ? "#f28e2b" : "#b00"));
         }
-        // stacked areas: fresh (bottom), keep-alive (top)
+        // stacked areas: fresh (bottom), keep-alive (top), clipped to the plot
+        g.append(String.format(Locale.ROOT, "<clipPath id=\"plot\"><rect x=\"%d\" y=\"%d\" width=\"%.1f\" height=\"%d\"/></clipPath>\n<g clip-path=\"url(#plot)\">\n",
+                LEFT, TOP, plotW, PLOT_H));
         g.append(area(fresh, null, nb, max, xPerNs * bucket, "#4e79a7"));
         g.append(area(keep, fresh, nb, max, xPerNs * bucket, "#76b7b2"));
+        g.append("</g>\n");
         for (int b = 0; b < nb; b++) {
             if (fail[b] > 0) {
-                double bh = Math.max(4, PLOT_H * fail[b] / (double) max);
+                double bh = Math.min(PLOT_H, Math.max(4, PLOT_H * fail[b] / (double) max));
                 g.append(String.format(Locale.ROOT, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"#e15759\"/>\n", LEFT + b * xPerNs * bucket,
                         TOP + PLOT_H - bh, Math.max(2, xPerNs * bucket), bh));
             }
         }
         g.append(String.format(Locale.ROOT, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"black\"/>\n", LEFT, TOP + PLOT_H, W - RIGHT, TOP + PLOT_H));
         g.append(String.format(Locale.ROOT, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"black\"/>\n", LEFT, TOP, LEFT, TOP + PLOT_H));
-        g.append(String.format(Locale.ROOT, "<text x=\"14\" y=\"%d\" transform=\"rotate(-90 14 %d)\" text-anchor=\"middle\">answered / 100 ms</text>\n",
-                TOP + PLOT_H / 2, TOP + PLOT_H / 2));
+        g.append(String.format(Locale.ROOT, "<text x=\"14\" y=\"%d\" transform=\"rotate(-90 14 %d)\" text-anchor=\"middle\">answered / %s</text>\n",
+                TOP + PLOT_H / 2, TOP + PLOT_H / 2, per));
         // legend
         int ly = TOP + PLOT_H + 30;
         legend(g, LEFT, ly, "#4e79a7", "fresh connection");

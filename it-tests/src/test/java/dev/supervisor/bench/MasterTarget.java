@@ -32,7 +32,7 @@ final class MasterTarget implements Target {
     /** When not null, the line that says a reload (or the start) is complete; else N worker lines. */
     private final Pattern doneLine;
     private final Pattern failLine;
-    /** The master's line that says it took the signal; a signal not acknowledged within 2 s is sent again. */
+    /** The master's line that says it took the signal; a signal not acknowledged within 1 s is sent again. */
     private Pattern ackLine;
     private Proc proc;
     private int reloads;
@@ -206,14 +206,14 @@ final class MasterTarget implements Target {
         try {
             for (int attempt = 0; ackLine != null; attempt++) {
                 try {
-                    proc.await(ackLine, mark, Duration.ofSeconds(2));
+                    proc.await(ackLine, mark, Duration.ofSeconds(1));
                     break;
                 } catch (BenchException e) {
                     if (attempt >= 3 || !proc.process.isAlive()) {
                         throw e;
                     }
                     resent++;
-                    Bench.say("%s: the master did not take the reload signal within 2 s; sending it again", name);
+                    Bench.say("%s: the master did not take the reload signal within 1 s; sending it again", name);
                     Proc.signal(proc.pid(), reloadSignal);
                 }
             }

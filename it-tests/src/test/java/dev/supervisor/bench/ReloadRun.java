@@ -37,6 +37,7 @@ final class ReloadRun {
     long retriedFailed;
     int exitCode = Integer.MIN_VALUE;
     int clientsPerMode;
+    double ratePerClient;
     String aborted;
     final Map<String, String> notes = new HashMap<>();
 
@@ -59,6 +60,7 @@ final class ReloadRun {
             spec.rate = o.rate;
             spec.maxDuration = Duration.ofHours(1);
             r.clientsPerMode = o.clients;
+            r.ratePerClient = o.rate;
             LoadGen load = LoadGen.start(spec);
             r.steadyFrom = Clock.nanos();
             park(o.steady);
@@ -106,7 +108,7 @@ final class ReloadRun {
                 r.timeline = s.timeline();
             }
             if (t instanceof MasterTarget m && m.resent > 0) {
-                r.notes.put("reload_signals_sent_again", m.resent + " reload signals were not acknowledged by the master within 2 s and were sent "
+                r.notes.put("reload_signals_sent_again", m.resent + " reload signals were not acknowledged by the master within 1 s and were sent "
                         + "again (the reload counts once)");
             }
             Bench.say("%s: %d reloads (%d ok), %d requests, %d failed", t.name(), r.reloads.size(), r.reloads.stream().filter(Target.Reload::ok).count(),
