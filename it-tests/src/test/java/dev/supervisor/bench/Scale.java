@@ -314,7 +314,7 @@ final class Scale {
     static ObjectNode storm(Bench b) throws Exception {
         Bench.Options o = b.options();
         int size = o.quick ? 10 : 100;
-        int storms = o.quick ? 1 : 6;
+        int storms = o.quick ? 1 : 20;
         ObjectNode n = Bench.object();
         n.put("requests_per_storm", size);
         n.put("storms", storms);
@@ -328,6 +328,7 @@ final class Scale {
             LoadGen load = LoadGen.start(spec);
             ArrayNode rss = n.putArray("supervisor_rss_mib_before_and_after_each_storm");
             rss.add(Stats.round(Machine.rssKb(s.pid()) / 1024.0));
+            n.put("live_heap_kib_before", liveHeapKb(b, s.pid()));
             ArrayNode per = n.putArray("per_storm");
             int maxLive = 0;
             int maxAll = 0;
@@ -391,6 +392,8 @@ final class Scale {
                 Bench.say("scale-storm %d: %s", k + 1, pj);
             }
             Samples smp = load.stop();
+            n.put("live_heap_kib_after", liveHeapKb(b, s.pid()));
+            n.put("supervisor_threads_after", Machine.threads(s.pid()));
             int fails = 0;
             for (int i = 0; i < smp.size; i++) {
                 if (smp.failed(i)) {
@@ -405,6 +408,37 @@ final class Scale {
             n.put("exit_code", s.stop());
         }
         return n;
+    }
+
+    /**
+     * The supervisor's live heap: {@code jcmd PID GC.run} (twice), then the "used" of every heap
+     * generation in {@code GC.heap_info} (KiB), or -1 when jcmd is not there.
+     */
+    static long liveHeapKb(Bench b, long pid) {
+        Path jdk = b.defaultJdk();
+        Path jcmd = jdk == null ? null : jdk.resolve("bin/jcmd");
+        if (jcmd == null || !Files.isExecutable(jcmd)) {
+            return -1;
+        }
+        // twice: objects with finalizers (jnr's native memory) need a second collection
+        Tools.firstLine(List.of(jcmd.toString(), Long.toString(pid), "GC.run"));
+        Tools.firstLine(List.of(jcmd.toString(), Long.toString(pid), "GC.run"));
+        try {
+            Process p = new ProcessBuilder(jcmd.toString(), Long.toString(pid), "GC.heap_info").redirectErrorStream(true).start();
+            String out = new String(p.getInputStream().readAllBytes());
+            p.waitFor();
+            long used = 0;
+            java.util.regex.Matcher m = Pattern.compile("(?m)^ \\S.*generation\\s+total \\d+K, used (\\d+)K").matcher(out);
+            while (m.find()) {
+                used += Long.parseLong(m.group(1));
+            }
+            return used;
+        } catch (IOException e) {
+            return -1;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return -1;
+        }
     }
 
     static void markdown(JsonNode sc, StringBuilder md) {
@@ -446,11 +480,16 @@ final class Scale {
                             .asDouble(), h.path("supervisor_rss_mib_while_held").asDouble()));
         }
         if (s.has("storms")) {
-            StringBuilder per = new StringBuilder();
+            int ok = 0;
+            List<Integer> merged = new ArrayList<>();
             for (JsonNode p : s.path("per_storm")) {
-                per.append(per.length() == 0 ? "" : "; ").append(p.path("answered_ok").asInt()).append(" ok, merged into ")
-                        .append(p.path("generations_started").asInt()).append(" generations");
+                ok += p.path("answered_ok").asInt();
+                merged.add(p.path("generations_started").asInt());
             }
+            String per = ok + " of " + s.path("storms").asInt() * s.path("requests_per_storm").asInt() + " requests answered ok, each storm merged "
+                    + "into " + merged.stream().mapToInt(Integer::intValue).min().orElse(0) + " to " + merged.stream().mapToInt(Integer::intValue).max()
+                            .orElse(0) + " new generations; live heap after a full GC " + s.path("live_heap_kib_before").asLong() + " KiB before, "
+                    + s.path("live_heap_kib_after").asLong() + " KiB after";
             md.append(String.format(Locale.ROOT, "| %d storms of %d reload requests at once (lighttpd) | %s; generations STARTING or READY at most %d, listed at most %d; "
                     + "%d failed of %d requests under load (%s); supervisor RSS MiB before and after each storm %s |\n", s.path("storms").asInt(),
                     s.path("requests_per_storm").asInt(), per, s.path("max_generations_starting_or_ready").asInt(), s.path("max_generations_listed").asInt(),
