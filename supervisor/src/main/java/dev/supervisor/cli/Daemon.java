@@ -68,7 +68,7 @@ final class Daemon {
         // is not parsed again (that took ~0.3 ms of a reload's CPU).
         Config fromFlags = config;
         Supplier<Config> configSource = options.config == null ? () -> fromFlags : () -> Config.load(options.config, flags);
-        Supervisor supervisor = new Supervisor(new PosixSpawner(wrapper), (name, address) -> {
+        Supervisor supervisor = new Supervisor(new PosixSpawner(wrapper, log), (name, address) -> {
             Integer fd = inherited.remove(name);
             return fd == null ? Sockets.bind(name, address) : Sockets.inherited(name, address, fd);
         }, configSource, System.getenv(), workerEnv, log);
@@ -101,6 +101,11 @@ final class Daemon {
             supervisor.onDrain(control::drained);
             control.start(supervisor);
             notify.start(supervisor);
+            // An ignored disposition we inherited (nohup, a shell's background job) would make the
+            // JVM refuse these handlers: every one starts from the default.
+            for (int sig : new int[] {Posix.SIGHUP, Posix.SIGINT, Posix.SIGTERM, Posix.SIGUSR1, Posix.SIGUSR2}) {
+                Posix.defaultAction(sig);
+            }
             Signal.handle(new Signal("HUP"), s -> supervisor.reload(this::logReload));
             Signal.handle(new Signal("TERM"), s -> supervisor.stop());
             Signal.handle(new Signal("INT"), s -> supervisor.stop());

@@ -62,6 +62,8 @@ public final class Posix {
         Pointer getgrnam(String name);
         int getuid();
         int getpid();
+        int prctl(int option, long arg2, long arg3, long arg4, long arg5);
+        long signal(int signum, long handler);
     }
 
     // Linux x86_64/aarch64 constants.
@@ -75,8 +77,10 @@ public final class Posix {
     public static final int WNOHANG = 1;
     public static final int POLLIN = 1, POLLHUP = 0x10, POLLERR = 0x8;
     public static final int MSG_DONTWAIT = 0x40;
-    public static final int SIGHUP = 1, SIGINT = 2, SIGKILL = 9, SIGTERM = 15;
-    public static final int EINTR = 4, ECONNREFUSED = 111, ENOENT = 2, EAGAIN = 11;
+    public static final int SIGHUP = 1, SIGINT = 2, SIGKILL = 9, SIGUSR1 = 10, SIGUSR2 = 12, SIGTERM = 15;
+    public static final int EINTR = 4, ECONNREFUSED = 111, ENOENT = 2, EAGAIN = 11, ECHILD = 10;
+    private static final int PR_SET_CHILD_SUBREAPER = 36;
+    private static final long SIG_DFL = 0;
     private static final short POSIX_SPAWN_SETPGROUP = 0x02, POSIX_SPAWN_SETSIGDEF = 0x04, POSIX_SPAWN_SETSIGMASK = 0x08;
     private static final int SPAWN_STRUCT_BYTES = 512, SIGSET_BYTES = 128;
 
@@ -133,6 +137,35 @@ public final class Posix {
             return status.intValue();
         }
         return -1;
+    }
+
+    /**
+     * Reaps {@code pid}, a child of ours, if it has exited: true when it is gone (reaped now, or
+     * not our child any more), false while it runs.
+     */
+    public static boolean reapIfGone(int pid) {
+        IntByReference status = new IntByReference();
+        int rc = Holder.LIBC.waitpid(pid, status, WNOHANG);
+        return rc == pid || (rc == -1 && errno() == ECHILD);
+    }
+
+    /**
+     * Makes this process a child subreaper: a descendant orphaned by its parent's exit becomes our
+     * child instead of init's, so it stays in reach until we reap it.
+     */
+    public static void becomeSubreaper() {
+        check(Holder.LIBC.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), "prctl(PR_SET_CHILD_SUBREAPER)");
+    }
+
+    /**
+     * Sets {@code signal} back to its default action, so that a disposition inherited as ignored
+     * (nohup ignores HUP; a shell ignores INT for background jobs) does not make the JVM refuse
+     * our handler.
+     */
+    public static void defaultAction(int signal) {
+        if (Holder.LIBC.signal(signal, SIG_DFL) == -1) {
+            throw new NativeException("signal(" + signal + ", SIG_DFL)", errno());
+        }
     }
 
     /** A pipe whose both ends are FD_CLOEXEC: {read, write}. */

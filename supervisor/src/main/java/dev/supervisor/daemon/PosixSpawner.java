@@ -29,11 +29,24 @@ public final class PosixSpawner implements Spawner {
     /** Workers not reaped yet, for the {@link OrphanReaper} to leave alone. */
     private final Set<Integer> unreaped = ConcurrentHashMap.newKeySet();
 
-    public PosixSpawner(List<String> wrapper) {
+    private final ProcessTree trees;
+
+    public PosixSpawner(List<String> wrapper, Log log) {
         this.wrapper = List.copyOf(wrapper);
+        this.trees = new ProcessTree(log);
+        Posix.becomeSubreaper();
         OrphanReaper.startIfInit(unreaped::contains);
     }
 
+    @Override
+    public void refresh() {
+        trees.refresh();
+    }
+
+    /**
+     * @throws SpawnException when a pipe, a dup or the spawn fails (EMFILE, ENFILE, EAGAIN,
+     *     ENOMEM, a missing program): nothing of the attempt is left open
+     */
     @Override
     public Process spawn(Spec spec, Runnable onExit) {
         int n = spec.listeners.size();
@@ -56,13 +69,9 @@ public final class PosixSpawner implements Spawner {
             List<String> argv = new ArrayList<>(List.of("/bin/sh", "-c", SHIM));
             argv.addAll(wrapper);
             argv.addAll(spec.command);
-            int pid;
-            try {
-                pid = Posix.spawn(argv, spec.env, fds);
-            } catch (NativeException e) {
-                throw new SpawnException("cannot start " + spec.command.get(0) + ": " + e.getMessage());
-            }
+            int pid = Posix.spawn(argv, spec.env, fds);
             unreaped.add(pid);
+            ProcessTree.Member tree = trees.track(pid, spec.generation, spec.slot);
             String prefix = "[" + spec.generation + "." + spec.slot + " " + pid + "] ";
             OutputPump.Stream stderr = new OutputPump.Stream(err[0], prefix, System.err, new ArrayDeque<>());
             pump.add(new OutputPump.Stream(out[0], prefix, System.out, null));
@@ -75,7 +84,9 @@ public final class PosixSpawner implements Spawner {
             } else {
                 onExit.run();
             }
-            return new PosixProcess(pid, stderr, unreaped);
+            return new PosixProcess(pid, stderr, tree);
+        } catch (NativeException e) {
+            throw new SpawnException("cannot start " + spec.command.get(0) + ": " + e.getMessage());
         } finally {
             for (int fd : parentCopies) {
                 Posix.close(fd);
@@ -105,15 +116,15 @@ public final class PosixSpawner implements Spawner {
         return env;
     }
 
-    private static final class PosixProcess implements Process {
+    private final class PosixProcess implements Process {
         private final int pid;
         private final OutputPump.Stream stderr;
-        private final Set<Integer> unreaped;
+        private final ProcessTree.Member tree;
 
-        PosixProcess(int pid, OutputPump.Stream stderr, Set<Integer> unreaped) {
+        PosixProcess(int pid, OutputPump.Stream stderr, ProcessTree.Member tree) {
             this.pid = pid;
             this.stderr = stderr;
-            this.unreaped = unreaped;
+            this.tree = tree;
         }
 
         @Override
@@ -123,20 +134,27 @@ public final class PosixSpawner implements Spawner {
 
         @Override
         public void signal(int signal) {
-            Posix.kill(pid, signal);
+            trees.signal(tree, signal);
         }
 
         @Override
-        public void killGroup() {
-            Posix.kill(-pid, Posix.SIGKILL);
-            Posix.kill(pid, Posix.SIGKILL);
+        public void kill() {
+            trees.signal(tree, Posix.SIGKILL);
         }
 
         @Override
         public int reap() {
             int status = Posix.reap(pid);
             unreaped.remove(pid);
+            tree.rootReaped = true;
+            // Its children are ours from the moment it exited: place them while we remember its tree.
+            trees.refresh();
             return status;
+        }
+
+        @Override
+        public boolean alive() {
+            return tree.alive();
         }
 
         @Override

@@ -38,18 +38,27 @@ public interface Spawner {
      */
     Process spawn(Spec spec, Runnable onExit);
 
+    /**
+     * Looks at every worker's process tree again: reaps the orphans of it that ended, finds new
+     * descendants. The supervisor calls it periodically and before it decides a worker has gone.
+     */
+    void refresh();
+
     /** A started worker process. Only the supervisor thread calls these. */
     interface Process {
         int pid();
 
-        /** Sends {@code signal} to the process itself. */
+        /** Sends {@code signal} to every process of the worker's tree (its group and the descendants that left it). */
         void signal(int signal);
 
-        /** SIGKILL to the worker's whole process group, so no child keeps a listener. */
-        void killGroup();
+        /** SIGKILL to every process of the worker's tree, so no descendant keeps a listener. */
+        void kill();
 
-        /** Reaps the exited process and returns its wait status (see {@link ExitStatus}). */
+        /** Reaps the exited worker process and returns its wait status (see {@link ExitStatus}). */
         int reap();
+
+        /** True while any process of the worker's tree is left: the worker itself or a descendant, as last seen. */
+        boolean alive();
 
         /** The last lines the process wrote to stderr, oldest first. */
         List<String> stderrTail();

@@ -35,6 +35,8 @@ import dev.supervisor.protocol.Wire;
  * requests never piles up generations.
  */
 public final class Supervisor {
+    /** How often the workers' process trees are looked at again (bounded /proc reads). */
+    static final Duration TREE_PERIOD = Duration.ofMillis(250);
     private final Spawner spawner;
     private final Listeners listeners;
     private final Supplier<Config> configSource;
@@ -166,11 +168,24 @@ public final class Supervisor {
                 } else {
                     e = events.poll(Math.max(0, next.dueNanos - System.nanoTime()), TimeUnit.NANOSECONDS);
                 }
-                if (e != null) {
-                    e.run();
+                try {
+                    if (e != null) {
+                        e.run();
+                    }
+                    runDueTimers();
+                    checkInvariants();
+                } catch (RuntimeException bug) {
+                    // Expected failures (a spawn, a config, a bind) are handled where they happen;
+                    // anything else is a bug that may have left the state half changed.
+                    log.info("internal error, exiting: " + stackTrace(bug));
+                    for (Generation g : generations) {
+                        for (Worker w : g.live) {
+                            w.process.kill();
+                        }
+                    }
+                    exitCode = Wire.EXIT_SOFTWARE;
+                    finished = true;
                 }
-                runDueTimers();
-                checkInvariants();
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
@@ -179,6 +194,12 @@ public final class Supervisor {
             listeners.closeAll();
         }
         return exitCode;
+    }
+
+    private static String stackTrace(Throwable t) {
+        java.io.StringWriter w = new java.io.StringWriter();
+        t.printStackTrace(new java.io.PrintWriter(w));
+        return w.toString();
     }
 
     private Timer nextTimer() {
@@ -226,6 +247,7 @@ public final class Supervisor {
     // ---- generations ----
 
     private void startFirst(List<Listener> bound) {
+        after(TREE_PERIOD, this::watchTrees);
         Generation g = newGeneration(config, bound);
         serving = g;
         log.info("starting " + g + ": " + config.workers + " x " + String.join(" ", config.command));
@@ -415,15 +437,16 @@ public final class Supervisor {
         for (Worker w : g.live) {
             if (w.state != Worker.State.EXITED) {
                 w.state = Worker.State.DRAINING;
-                w.process.signal(g.config.drainSignal);
-                drainWatch.accept(w.pid());
             }
+            // The whole tree: a wrapper that does not exec passes no signal on.
+            w.process.signal(g.config.drainSignal);
+            drainWatch.accept(w.pid());
         }
         g.drainTimer = after(g.config.drainTimeout, () -> {
             for (Worker w : g.live) {
                 log.info(w + " still running " + Durations.format(g.config.drainTimeout) + " after the drain signal: killing it");
                 w.killedAtDrainTimeout = true;
-                w.process.killGroup();
+                w.process.kill();
             }
         });
         exitIfDone(g);
@@ -448,7 +471,7 @@ public final class Supervisor {
         }
         Worker notReady = stderr == null ? firstNotReady(g) : null;
         for (Worker w : g.live) {
-            w.process.killGroup();
+            w.process.kill();
         }
         if (stderr == null) {
             stderr = notReady == null ? List.of() : notReady.process.stderrTail();
@@ -473,7 +496,7 @@ public final class Supervisor {
 
     // ---- worker exits ----
 
-    /** The spawner saw the worker exit. */
+    /** The spawner saw the worker exit; processes of its tree may still run. */
     private void onExit(Worker w) {
         if (w.state == Worker.State.EXITED) {
             return;
@@ -482,7 +505,12 @@ public final class Supervisor {
         Worker.State was = w.state;
         w.state = Worker.State.EXITED;
         Generation g = w.generation;
-        g.live.remove(w);
+        if (w.process.alive() && g == serving && !stopping) {
+            // Its slot is started again: what is left of it would serve beside its successor.
+            log.info(w + " left processes behind: killing them");
+            w.process.kill();
+        }
+        forgetIfGone(w);
         Duration served = Duration.ofNanos(System.nanoTime() - w.startedNanos);
         log.info(w + " " + ExitStatus.describe(status)
                 + (w.killedAtDrainTimeout ? " (at the drain timeout)" : was == Worker.State.DRAINING ? " (drained)" : ""));
@@ -492,6 +520,27 @@ public final class Supervisor {
             scheduleRestart(g, w.slot, w.backoff, served);
         }
         exitIfDone(g);
+    }
+
+    /** A worker is gone from its generation once its last process is. */
+    private void forgetIfGone(Worker w) {
+        if (w.state == Worker.State.EXITED && !w.process.alive()) {
+            w.generation.live.remove(w);
+        }
+    }
+
+    /** Every {@link #TREE_PERIOD}: finds new descendants and orphans, and which trees have ended. */
+    private void watchTrees() {
+        spawner.refresh();
+        for (Generation g : new ArrayList<>(generations)) {
+            for (Worker w : new ArrayList<>(g.live)) {
+                forgetIfGone(w);
+            }
+            exitIfDone(g);
+        }
+        if (!finished) {
+            after(TREE_PERIOD, this::watchTrees);
+        }
     }
 
     private void scheduleRestart(Generation g, int slot, Backoff backoff, Duration served) {
@@ -537,7 +586,7 @@ public final class Supervisor {
             log.info("second stop request: killing every worker");
             for (Generation g : generations) {
                 for (Worker w : g.live) {
-                    w.process.killGroup();
+                    w.process.kill();
                 }
             }
             return;

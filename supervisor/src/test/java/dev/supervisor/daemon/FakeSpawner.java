@@ -44,7 +44,7 @@ final class FakeSpawner implements Spawner {
         }
 
         @Override
-        public void killGroup() {
+        public void kill() {
             signals.add(Posix.SIGKILL);
             exit(ExitStatus.ofSignal(Posix.SIGKILL));
         }
@@ -64,6 +64,11 @@ final class FakeSpawner implements Spawner {
         }
 
         @Override
+        public boolean alive() {
+            return status == null;
+        }
+
+        @Override
         public List<String> stderrTail() {
             return List.of("last words of " + pid);
         }
@@ -78,6 +83,11 @@ final class FakeSpawner implements Spawner {
         started.add(f);
         byPid.put(f.pid, f);
         return f;
+    }
+
+    @Override
+    public void refresh() {
+        // no process trees in memory
     }
 
     List<Fake> ofGeneration(int generation) {

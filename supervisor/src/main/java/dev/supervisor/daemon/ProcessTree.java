@@ -1,0 +1,160 @@
+package dev.supervisor.daemon;
+
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+import dev.supervisor.protocol.Wire;
+
+/**
+ * Which processes belong to which worker (DESIGN.md, "Which processes belong to a generation"):
+ * a worker's process group plus every descendant that left it (setsid, a double fork). Found by
+ * walking /proc children down from the worker while it lives, and from the orphans its tree
+ * leaves, which re-parent to us because we are a child subreaper. An orphan we have not seen
+ * under a worker yet is placed by its process group, else by the SUPERVISOR_GENERATION and
+ * SUPERVISOR_WORKER it inherited.
+ *
+ * <p>We reap by pid only the orphans we placed (never waitpid(-1), which would take the JDK's
+ * own children and the statuses of our workers). Used by the supervisor thread only.
+ */
+final class ProcessTree {
+    /** Processes one worker's walk visits at most: a fork bomb costs a bounded scan. */
+    static final int MAX_PROCESSES = 4096;
+
+    /** One worker's processes as last seen. */
+    static final class Member {
+        final int root;
+        final int generation;
+        final int slot;
+        boolean rootReaped;
+        /** Every process of the tree but the root, with its process group. */
+        Map<Integer, Integer> processes = new LinkedHashMap<>();
+        /** The ones that are our children (orphans of the tree): we reap them. */
+        final Set<Integer> orphans = new HashSet<>();
+
+        Member(int root, int generation, int slot) {
+            this.root = root;
+            this.generation = generation;
+            this.slot = slot;
+        }
+
+        boolean alive() {
+            return !rootReaped || !processes.isEmpty() || !orphans.isEmpty();
+        }
+    }
+
+    private final int self = (int) ProcessHandle.current().pid();
+    private final List<Member> trees = new ArrayList<>();
+    /** Orphans no worker could be found for, reaped when they end. */
+    private final Set<Integer> strays = new HashSet<>();
+    private final Log log;
+
+    ProcessTree(Log log) {
+        this.log = log;
+    }
+
+    Member track(int root, int generation, int slot) {
+        Member m = new Member(root, generation, slot);
+        trees.add(m);
+        return m;
+    }
+
+    /** Reaps the orphans that ended, places new ones, and walks every tree again. */
+    void refresh() {
+        for (Member m : trees) {
+            m.orphans.removeIf(Posix::reapIfGone);
+        }
+        strays.removeIf(Posix::reapIfGone);
+        Map<Integer, Member> known = new HashMap<>();
+        Set<Integer> roots = new HashSet<>();
+        for (Member m : trees) {
+            roots.add(m.root);
+            for (int p : m.processes.keySet()) {
+                known.put(p, m);
+            }
+            for (int p : m.orphans) {
+                known.put(p, m);
+            }
+        }
+        for (int child : ProcFs.children(self)) {
+            if (roots.contains(child) || strays.contains(child) || known.containsKey(child) && known.get(child).orphans.contains(child)) {
+                continue;
+            }
+            Member m = known.containsKey(child) ? known.get(child) : place(child);
+            if (m != null) {
+                m.orphans.add(child);
+            } else if (ProcFs.stat(child) != null && strays.add(child)) {
+                log.info("process " + child + " re-parented to the supervisor belongs to no worker: it is reaped when it ends");
+            }
+        }
+        for (Member m : trees) {
+            walk(m);
+        }
+        trees.removeIf(m -> !m.alive());
+    }
+
+    /** Walks {@code m}'s tree again from its root (while it lives) and its orphans. */
+    void walk(Member m) {
+        Map<Integer, Integer> found = new LinkedHashMap<>();
+        ArrayDeque<Integer> todo = new ArrayDeque<>(m.orphans);
+        if (!m.rootReaped) {
+            todo.addAll(ProcFs.children(m.root));
+        }
+        while (!todo.isEmpty() && found.size() < MAX_PROCESSES) {
+            int pid = todo.poll();
+            if (found.containsKey(pid)) {
+                continue;
+            }
+            ProcFs.Stat s = ProcFs.stat(pid);
+            if (s == null) {
+                continue;
+            }
+            found.put(pid, s.pgrp());
+            if (s.state() != 'Z') {
+                todo.addAll(ProcFs.children(pid));
+            }
+        }
+        m.processes = found;
+    }
+
+    /** Sends {@code signal} to {@code m}'s process group and to each of its processes outside it. */
+    void signal(Member m, int signal) {
+        walk(m);
+        Posix.kill(-m.root, signal);
+        if (!m.rootReaped) {
+            Posix.kill(m.root, signal); // a root that left its own group
+        }
+        for (Map.Entry<Integer, Integer> e : m.processes.entrySet()) {
+            if (e.getValue() != m.root) {
+                Posix.kill(e.getKey(), signal);
+            }
+        }
+    }
+
+    /** An orphan first seen as our child: by its process group, else by the worker variables it inherited. */
+    private Member place(int pid) {
+        ProcFs.Stat s = ProcFs.stat(pid);
+        if (s == null) {
+            return null;
+        }
+        for (Member m : trees) {
+            if (m.root == s.pgrp() || m.processes.containsValue(s.pgrp())) {
+                return m;
+            }
+        }
+        String g = ProcFs.environ(pid, Wire.SUPERVISOR_GENERATION);
+        String w = ProcFs.environ(pid, Wire.SUPERVISOR_WORKER);
+        Member found = null;
+        for (Member m : trees) {
+            if (Integer.toString(m.generation).equals(g) && Integer.toString(m.slot).equals(w)) {
+                found = m; // the latest of the slot's restarts
+            }
+        }
+        return found;
+    }
+}
