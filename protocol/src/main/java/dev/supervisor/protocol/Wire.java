@@ -42,7 +42,8 @@ public final class Wire {
 
     // Exit codes (sysexits.h where one fits).
     public static final int EXIT_OK = 0;
-    public static final int EXIT_RELOAD_FAILED = 1;
+    /** The supervisor answered {"ok": false}: a reload that failed (the old generation serves), a refused request. */
+    public static final int EXIT_FAILED = 1;
     public static final int EXIT_NO_SUPERVISOR = 2;
     public static final int EXIT_USAGE = 64;
     public static final int EXIT_UNAVAILABLE = 69;

@@ -10,11 +10,13 @@ import java.time.Duration;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.function.ToIntFunction;
 import java.io.ByteArrayOutputStream;
 
 import com.fasterxml.jackson.databind.JsonNode;
 
 import dev.supervisor.protocol.Message;
+import dev.supervisor.protocol.Wire;
 
 /** One request, one answer over the control socket; the JDK's AF_UNIX channel only, no native code. */
 final class ControlClient {
@@ -27,6 +29,29 @@ final class ControlClient {
         NoSupervisor(String message) {
             super(message);
         }
+    }
+
+    /**
+     * Sends {@code cmd} and decides the exit code, the same way for every command: 2 when no
+     * supervisor answers, 1 when it answers {@code "ok": false} (its error and any stderr lines
+     * go to stderr), else what {@code onOk} makes of the answer (DESIGN.md, "Exit codes").
+     */
+    static int exchange(Path path, String cmd, Duration timeout, ToIntFunction<JsonNode> onOk) throws IOException {
+        JsonNode answer;
+        try {
+            answer = call(path, cmd, timeout);
+        } catch (NoSupervisor e) {
+            System.err.println("supervisor: " + e.getMessage());
+            return Wire.EXIT_NO_SUPERVISOR;
+        }
+        if (!answer.path(Message.OK).asBoolean()) {
+            System.err.println("supervisor: " + cmd + " failed: " + answer.path(Message.ERROR).asText());
+            for (JsonNode line : answer.path("stderr")) {
+                System.err.println("  | " + line.asText());
+            }
+            return Wire.EXIT_FAILED;
+        }
+        return onOk.applyAsInt(answer);
     }
 
     static JsonNode call(Path path, String cmd, Duration timeout) throws NoSupervisor, IOException {

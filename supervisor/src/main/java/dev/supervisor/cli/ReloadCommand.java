@@ -30,21 +30,9 @@ public final class ReloadCommand implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             throw new Main.UsageError("--timeout: " + e.getMessage());
         }
-        JsonNode answer;
-        try {
-            answer = ControlClient.call(client.path(), Message.RELOAD, t);
-        } catch (ControlClient.NoSupervisor e) {
-            System.err.println("supervisor: " + e.getMessage());
-            return Wire.EXIT_NO_SUPERVISOR;
-        }
-        if (answer.path(Message.OK).asBoolean()) {
+        return ControlClient.exchange(client.path(), Message.RELOAD, t, answer -> {
             System.out.println("generation " + answer.path("generation").asInt() + " serves");
             return Wire.EXIT_OK;
-        }
-        System.err.println("supervisor: reload failed: " + answer.path(Message.ERROR).asText());
-        for (JsonNode line : answer.path("stderr")) {
-            System.err.println("  | " + line.asText());
-        }
-        return Wire.EXIT_RELOAD_FAILED;
+        });
     }
 }

@@ -21,13 +21,10 @@ public final class StatusCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        JsonNode answer;
-        try {
-            answer = ControlClient.call(client.path(), Message.STATUS, Duration.ofSeconds(10));
-        } catch (ControlClient.NoSupervisor e) {
-            System.err.println("supervisor: " + e.getMessage());
-            return Wire.EXIT_NO_SUPERVISOR;
-        }
+        return ControlClient.exchange(client.path(), Message.STATUS, Duration.ofSeconds(10), this::print);
+    }
+
+    private int print(JsonNode answer) {
         JsonNode s = answer.path(Message.STATUS);
         if (json) {
             System.out.println(s.toString());

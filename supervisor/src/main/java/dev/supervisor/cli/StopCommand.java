@@ -15,12 +15,6 @@ public final class StopCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        try {
-            ControlClient.call(client.path(), Message.STOP, Duration.ofSeconds(10));
-        } catch (ControlClient.NoSupervisor e) {
-            System.err.println("supervisor: " + e.getMessage());
-            return Wire.EXIT_NO_SUPERVISOR;
-        }
-        return Wire.EXIT_OK;
+        return ControlClient.exchange(client.path(), Message.STOP, Duration.ofSeconds(10), a -> Wire.EXIT_OK);
     }
 }

@@ -11,20 +11,12 @@ import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
-import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFileAttributes;
-import java.nio.file.attribute.PosixFilePermission;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.Iterator;
-import java.util.List;
-import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.function.Consumer;
 
-import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
 import dev.supervisor.protocol.FdPassing;
@@ -32,15 +24,10 @@ import dev.supervisor.protocol.Message;
 import dev.supervisor.protocol.Wire;
 
 /**
- * The control socket: a Unix stream socket, 0600 in a 0700 directory, JSON lines in and out
- * ({@link Message}). One thread serves every connection with a selector, so a slow or silent
- * client costs a buffer and a timeout, never a thread. Requests go to the supervisor as events;
- * answers come back here to be written.
- *
- * <p>Who may do what (SECURITY.md): the supervisor's own uid and root may send every request.
- * With --user, the directory is 0710 and the socket 0660, both of the workers' group, so that a
- * worker can reach it; the workers' uid may then ask only for {@code listeners} and
- * {@code watch}, which are answered only to a current worker's pid. Any other uid is refused.
+ * The control socket's transport: a Unix stream socket served by one thread with a selector, so
+ * a slow or silent client costs a buffer and a timeout, never a thread. It frames JSON lines,
+ * applies back-pressure and limits, and hands each line to {@link ControlRequests}; answers
+ * computed on the supervisor thread come back here to be written.
  *
  * <p>What one client can cost: a read buffer that grows to {@link Wire#MAX_REQUEST_BYTES},
  * {@link #MAX_IN_FLIGHT} requests waiting for the supervisor and {@link #MAX_PENDING_OUT} bytes
@@ -64,7 +51,7 @@ public final class ControlServer implements AutoCloseable {
     private final ServerSocketChannel server;
     private final Selector selector;
     private final int ownUid;
-    /** The workers' uid (--user), which may ask for listeners and watch only; -1 = none. */
+    /** The workers' uid (--user); -1 = none. */
     private final int workerUid;
     /** Open connections that are not watch connections of workers. */
     private int clients;
@@ -73,10 +60,8 @@ public final class ControlServer implements AutoCloseable {
     /** Where a lingering connection's last bytes go. */
     private final ByteBuffer scratch = ByteBuffer.allocate(8192);
     private final ConcurrentLinkedQueue<Runnable> fromSupervisor = new ConcurrentLinkedQueue<>();
-    /** Watch connections by worker pid; only the control thread touches it. */
-    private final Map<Integer, List<SelectionKey>> watchers = new HashMap<>();
     private volatile boolean closed;
-    private Supervisor supervisor;
+    private ControlRequests requests;
 
     private ControlServer(Path path, ServerSocketChannel server, Selector selector, int ownUid, int workerUid) {
         this.path = path;
@@ -96,103 +81,44 @@ public final class ControlServer implements AutoCloseable {
     }
 
     /**
-     * Creates the directory if needed, refuses one that others can enter, replaces a stale socket
-     * and refuses a live one. Without {@code workers} (--user) the directory is 0700 and the
-     * socket 0600; with it, the directory is 0710 and the socket 0660, group = the workers'.
+     * Prepares the directory ({@link ControlDirectory}), replaces a stale socket and refuses a
+     * live one, binds and restricts the socket.
      */
     public static ControlServer open(Path path, ProcessWrapper.User workers) throws IOException {
         int uid = Posix.libc().getuid();
-        int workerGid = workers == null || workers.uid == uid ? -1 : workers.gid;
+        int workerGid = ControlDirectory.workerGid(workers, uid);
         Path dir = path.toAbsolutePath().getParent();
-        privateDirectory(dir, uid, workerGid);
-        if (Files.exists(path, LinkOption.NOFOLLOW_LINKS)) {
-            try (SocketChannel probe = SocketChannel.open(UnixDomainSocketAddress.of(path))) {
-                throw new ListenerException("control socket " + path + " is in use by another supervisor", true);
-            } catch (IOException stale) {
-                Files.deleteIfExists(path);
-            }
-        }
+        ControlDirectory.prepare(dir, uid, workerGid);
+        ControlDirectory.claim(path);
         ServerSocketChannel server = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
         server.bind(UnixDomainSocketAddress.of(path));
-        restrict(path, workerGid, "rw-------", "rw-rw----");
+        ControlDirectory.restrictControlSocket(path, workerGid);
         server.configureBlocking(false);
         Selector selector = Selector.open();
         server.register(selector, SelectionKey.OP_ACCEPT);
         if (workerGid >= 0) {
-            warnIfUnreachable(dir.getParent(), workers);
+            String warning = ControlDirectory.unreachable(dir.getParent(), workers);
+            if (warning != null) {
+                Log.STDERR.info(warning);
+            }
         }
         return new ControlServer(path, server, selector, uid, workerGid < 0 ? -1 : workers.uid);
     }
 
-    /** Workers must traverse every directory above ours to reach the sockets: say so at start if they cannot. */
-    private static void warnIfUnreachable(Path dir, ProcessWrapper.User workers) throws IOException {
-        for (Path d = dir; d != null; d = d.getParent()) {
-            Set<PosixFilePermission> perms = Files.getPosixFilePermissions(d);
-            int owner = (Integer) Files.getAttribute(d, "unix:uid");
-            int group = (Integer) Files.getAttribute(d, "unix:gid");
-            boolean enters = perms.contains(PosixFilePermission.OTHERS_EXECUTE)
-                    || (group == workers.gid && perms.contains(PosixFilePermission.GROUP_EXECUTE))
-                    || (owner == workers.uid && perms.contains(PosixFilePermission.OWNER_EXECUTE));
-            if (!enters) {
-                Log.STDERR.info("warning: --user " + workers.spec + " cannot enter " + d + ": workers will not reach NOTIFY_SOCKET"
-                        + " or SUPERVISOR_SOCKET (--ready notify will time out); choose a --control under a directory they can enter");
-                return;
-            }
-        }
-    }
-
-    /**
-     * The directory of the control and notify sockets: created 0700 (0710 of the workers' group
-     * with --user); an existing one must be ours and closed to others: no bits for others, and
-     * for the group at most x, and that only when it is the workers' group. It is then set to
-     * what this run needs. The root and /tmp themselves are taken as they are: the socket's own
-     * mode guards it there.
-     */
-    static void privateDirectory(Path dir, int uid, int workerGid) throws IOException {
-        if (dir.equals(dir.getRoot()) || dir.toString().equals("/tmp")) {
-            return;
-        }
-        if (!Files.exists(dir, LinkOption.NOFOLLOW_LINKS)) {
-            Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
-        } else {
-            PosixFileAttributes a = Files.readAttributes(dir, PosixFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
-            Set<PosixFilePermission> perms = a.permissions();
-            boolean others = perms.stream().anyMatch(p -> p.name().startsWith("OTHERS_"));
-            boolean groupReadWrite = perms.contains(PosixFilePermission.GROUP_READ) || perms.contains(PosixFilePermission.GROUP_WRITE);
-            boolean groupEnters = perms.contains(PosixFilePermission.GROUP_EXECUTE);
-            int owner = (Integer) Files.getAttribute(dir, "unix:uid", LinkOption.NOFOLLOW_LINKS);
-            int group = (Integer) Files.getAttribute(dir, "unix:gid", LinkOption.NOFOLLOW_LINKS);
-            if (!a.isDirectory() || owner != uid || others || groupReadWrite || (groupEnters && group != workerGid)) {
-                throw new IOException("control directory " + dir + " must be a directory of mode 0700 owned by uid " + uid
-                        + (workerGid >= 0 ? " (or 0710 of group " + workerGid + ", the workers')" : "")
-                        + " (it is " + (a.isDirectory() ? "" : "not a directory, ") + PosixFilePermissions.toString(perms)
-                        + ", owner " + owner + ", group " + group + "): choose another --control, or fix it");
-            }
-        }
-        restrict(dir, workerGid, "rwx------", "rwx--x---");
-    }
-
-    /** Sets {@code p} to {@code own} mode, or with --user to the workers' group and {@code shared}. */
-    static void restrict(Path p, int workerGid, String own, String shared) throws IOException {
-        if (workerGid >= 0) {
-            Files.setAttribute(p, "unix:gid", workerGid, LinkOption.NOFOLLOW_LINKS);
-        }
-        Files.setPosixFilePermissions(p, PosixFilePermissions.fromString(workerGid >= 0 ? shared : own));
-    }
-
-    public void start(Supervisor s) {
-        this.supervisor = s;
+    /** Serves on a daemon thread until closed, asking {@code supervisor} for what requests need. */
+    public void start(Control supervisor) {
+        this.requests = new ControlRequests(supervisor, ownUid, workerUid, Log.STDERR);
         Thread t = new Thread(this::serve, "control-socket");
         t.setDaemon(true);
         t.start();
     }
 
     /** What we know of one client and what it has sent of its current line. */
-    private static final class Conn {
+    private final class Conn implements ControlRequests.Client {
         final SocketChannel ch;
         final int pid;
-        /** May send every request (our uid or root); otherwise only listeners and watch (the workers' uid). */
-        final boolean controls;
+        final ControlRequests.Access access;
+        SelectionKey key;
         /** Grows up to {@link Wire#MAX_REQUEST_BYTES} as a long line needs it. */
         ByteBuffer in = ByteBuffer.allocate(FIRST_BUFFER);
         ByteBuffer out;
@@ -214,14 +140,68 @@ public final class ControlServer implements AutoCloseable {
          */
         long lingeringSince = -1;
 
-        Conn(SocketChannel ch, int pid, boolean controls) {
+        Conn(SocketChannel ch, int pid, ControlRequests.Access access) {
             this.ch = ch;
             this.pid = pid;
-            this.controls = controls;
+            this.access = access;
         }
 
         int pendingOut() {
             return out == null ? 0 : out.remaining();
+        }
+
+        @Override
+        public int pid() {
+            return pid;
+        }
+
+        @Override
+        public ControlRequests.Access access() {
+            return access;
+        }
+
+        @Override
+        public void answer(ObjectNode answer, boolean close) {
+            write(this, answer, close);
+        }
+
+        @Override
+        public void answerWithFds(ObjectNode answer, int[] fds) {
+            try {
+                // The connection is non-blocking, but the answer is small and the buffer is empty:
+                // FdPassing writes it whole or fails.
+                FdPassing.send(fdOf(ch), answer.toString(), fds);
+            } catch (IOException | RuntimeException e) {
+                Log.STDERR.info("control socket: sending listeners to pid " + pid + " failed: " + e.getMessage());
+                ControlServer.this.close(key);
+            } finally {
+                for (int fd : fds) {
+                    Posix.close(fd);
+                }
+            }
+        }
+
+        @Override
+        public Consumer<Runnable> awaitSupervisor() {
+            awaiting++;
+            return onTransport -> {
+                fromSupervisor.add(() -> {
+                    awaiting--;
+                    onTransport.run();
+                    if (key.isValid()) {
+                        processLines(this); // what waited for this answer
+                    }
+                });
+                selector.wakeup();
+            };
+        }
+
+        @Override
+        public void watching() {
+            if (!watching) {
+                watching = true;
+                clients--; // a worker's watch does not take a client slot
+            }
         }
     }
 
@@ -245,11 +225,11 @@ public final class ControlServer implements AutoCloseable {
                         Conn c = (Conn) k.attachment();
                         try {
                             if (k.isReadable()) {
-                                read(k, c);
+                                read(c);
                             }
                             if (k.isValid() && k.isWritable()) {
-                                flush(k, c);
-                                processLines(k, c);
+                                flush(c);
+                                processLines(c);
                             }
                         } catch (IOException e) {
                             close(k);
@@ -272,27 +252,25 @@ public final class ControlServer implements AutoCloseable {
         }
         ch.configureBlocking(false);
         int[] cred = Posix.peerCredentials(fdOf(ch));
-        boolean controls = cred[1] == ownUid || cred[1] == 0;
-        Conn c = new Conn(ch, cred[0], controls);
-        SelectionKey k = ch.register(selector, SelectionKey.OP_READ, c);
+        ControlRequests.Access access = requests.access(cred[1]);
+        Conn c = new Conn(ch, cred[0], access);
+        c.key = ch.register(selector, SelectionKey.OP_READ, c);
         clients++;
-        if (!controls && (workerUid < 0 || cred[1] != workerUid)) {
-            Log.STDERR.info("control socket: refused pid " + cred[0] + " of uid " + cred[1] + " (only uid " + ownUid + " and root may connect"
-                    + (workerUid >= 0 ? ", and the workers' uid " + workerUid + " for listeners and watch" : "") + ")");
-            answer(k, c, Message.error("permission denied: uid " + cred[1] + " may not control this supervisor"), true);
+        if (access == ControlRequests.Access.REFUSED) {
+            write(c, requests.refuse(cred[0], cred[1]), true);
         } else if (clients > MAX_CLIENTS) {
             if (refusedFull++ == 0) {
                 Log.STDERR.info("control socket: " + MAX_CLIENTS + " clients connected: refusing more until one leaves");
             }
-            answer(k, c, Message.error("too many control connections (" + MAX_CLIENTS + "): try again"), true);
+            write(c, Message.error("too many control connections (" + MAX_CLIENTS + "): try again"), true);
         }
     }
 
-    private void read(SelectionKey k, Conn c) throws IOException {
+    private void read(Conn c) throws IOException {
         if (c.lingeringSince >= 0) {
             scratch.clear();
             if (c.ch.read(scratch) < 0) {
-                close(k);
+                close(c.key);
             }
             return;
         }
@@ -303,20 +281,21 @@ public final class ControlServer implements AutoCloseable {
         }
         int n = c.ch.read(c.in);
         if (n < 0) {
-            close(k);
+            close(c.key);
             return;
         }
         if (n > 0) {
             c.lastActivity = System.currentTimeMillis();
         }
-        processLines(k, c);
+        processLines(c);
     }
 
     /**
      * Handles the whole lines in the read buffer while the connection may have more requests in
      * flight and unread answers; the rest waits there (we stop reading) until answers go out.
      */
-    private void processLines(SelectionKey k, Conn c) {
+    private void processLines(Conn c) {
+        SelectionKey k = c.key;
         while (k.isValid() && !c.closeAfterWrite && c.awaiting < MAX_IN_FLIGHT && c.pendingOut() < MAX_PENDING_OUT) {
             int nl = -1;
             for (int i = c.scanned; i < c.in.position(); i++) {
@@ -328,7 +307,7 @@ public final class ControlServer implements AutoCloseable {
             if (nl < 0) {
                 c.scanned = c.in.position(); // a line sent a byte at a time is scanned once, not once per byte
                 if (!c.in.hasRemaining() && c.in.capacity() >= Wire.MAX_REQUEST_BYTES) {
-                    answer(k, c, Message.error("request longer than " + Wire.MAX_REQUEST_BYTES + " bytes"), true);
+                    write(c, Message.error("request longer than " + Wire.MAX_REQUEST_BYTES + " bytes"), true);
                 }
                 break;
             }
@@ -339,13 +318,14 @@ public final class ControlServer implements AutoCloseable {
             c.in.compact();
             c.scanned = 0;
             c.requests++;
-            handle(k, c, new String(line, StandardCharsets.UTF_8).trim());
+            requests.handle(c, new String(line, StandardCharsets.UTF_8).trim());
         }
-        interest(k, c);
+        interest(c);
     }
 
     /** Read while the connection may send more; write while answers wait. */
-    private void interest(SelectionKey k, Conn c) {
+    private void interest(Conn c) {
+        SelectionKey k = c.key;
         if (!k.isValid() || c.lingeringSince >= 0) {
             return;
         }
@@ -354,125 +334,14 @@ public final class ControlServer implements AutoCloseable {
         k.interestOps((pending ? SelectionKey.OP_WRITE : 0) | (more ? SelectionKey.OP_READ : 0));
     }
 
-    private void handle(SelectionKey k, Conn c, String line) {
-        String cmd;
-        try {
-            cmd = Message.parseRequest(line);
-        } catch (IllegalArgumentException e) {
-            answer(k, c, Message.error(e.getMessage()), false);
-            return;
-        }
-        if (!c.controls && !cmd.equals(Message.LISTENERS) && !cmd.equals(Message.WATCH)) {
-            Log.STDERR.info("control socket: refused " + cmd + " from pid " + c.pid + " (the workers' uid may ask for listeners and watch only)");
-            answer(k, c, Message.error("permission denied: the workers' uid may not " + cmd + " this supervisor"), true);
-            return;
-        }
-        switch (cmd) {
-            case Message.STATUS:
-                c.awaiting++;
-                supervisor.status(s -> fromSupervisor(k, c, Message.answer(true).set(Message.STATUS, s), false));
-                break;
-            case Message.RELOAD:
-                c.awaiting++;
-                supervisor.reload(r -> fromSupervisor(k, c, reloadAnswer(r), false));
-                break;
-            case Message.STOP:
-                answer(k, c, Message.answer(true), false);
-                supervisor.stop();
-                break;
-            case Message.LISTENERS:
-                c.awaiting++;
-                supervisor.listenersOf(NotifySocket.ancestry(c.pid), ls -> onSupervisorAnswer(c, () -> sendListeners(k, c, ls)));
-                break;
-            case Message.WATCH:
-                c.awaiting++;
-                supervisor.listenersOf(NotifySocket.ancestry(c.pid), ls -> onSupervisorAnswer(c, () -> watch(k, c, ls != null)));
-                break;
-            default:
-                throw new IllegalStateException("unhandled command " + cmd);
-        }
-    }
-
-    /** Listener fds only to a current worker, checked by pid on the supervisor thread just now. */
-    private void sendListeners(SelectionKey k, Conn c, List<Listener> ls) {
-        if (ls == null) {
-            Log.STDERR.info("control socket: refused listeners to pid " + c.pid + ": not a current worker");
-            answer(k, c, Message.error("pid " + c.pid + " is not a current worker of this supervisor"), true);
-            return;
-        }
-        ObjectNode a = Message.answer(true);
-        ArrayNode names = a.putArray(Message.NAMES);
-        int[] fds = new int[ls.size()];
-        for (int i = 0; i < fds.length; i++) {
-            names.add(ls.get(i).name());
-            fds[i] = ls.get(i).fd();
-        }
-        try {
-            // The connection is non-blocking, but the answer is small and the buffer is empty:
-            // FdPassing writes it whole or fails.
-            FdPassing.send(fdOf(c.ch), a.toString(), fds);
-        } catch (IOException | RuntimeException e) {
-            Log.STDERR.info("control socket: sending listeners to pid " + c.pid + " failed: " + e.getMessage());
-            close(k);
-        }
-    }
-
-    private void watch(SelectionKey k, Conn c, boolean isWorker) {
-        if (!isWorker) {
-            answer(k, c, Message.error("pid " + c.pid + " is not a current worker of this supervisor"), true);
-            return;
-        }
-        if (!c.watching) { // a second watch on the same connection changes nothing
-            c.watching = true;
-            clients--; // a worker's watch does not take a client slot
-            watchers.computeIfAbsent(c.pid, p -> new ArrayList<>()).add(k);
-        }
-        answer(k, c, Message.answer(true), false);
-    }
-
     /** The supervisor told worker {@code pid} to drain; tell its watch connections. Any thread. */
     public void drained(int pid) {
-        fromSupervisor.add(() -> {
-            List<SelectionKey> ks = watchers.remove(pid);
-            if (ks != null) {
-                for (SelectionKey k : ks) {
-                    answer(k, (Conn) k.attachment(), Message.json().createObjectNode().put(Message.VERSION, Wire.PROTOCOL_VERSION)
-                            .put(Message.EVENT, Message.DRAIN), true);
-                }
-            }
-        });
+        fromSupervisor.add(() -> requests.drained(pid));
         selector.wakeup();
     }
 
-    static ObjectNode reloadAnswer(ReloadResult r) {
-        if (r.ok) {
-            return Message.answer(true).put("generation", r.generation);
-        }
-        ObjectNode n = Message.error(r.error).put("generation", r.generation);
-        ArrayNode lines = n.putArray("stderr");
-        r.stderr.forEach(lines::add);
-        return n;
-    }
-
-    /** An answer computed on the supervisor thread, written on this one. */
-    private void fromSupervisor(SelectionKey k, Conn c, ObjectNode answer, boolean close) {
-        onSupervisorAnswer(c, () -> answer(k, c, answer, close));
-    }
-
-    private void onSupervisorAnswer(Conn c, Runnable write) {
-        fromSupervisor.add(() -> {
-            c.awaiting--;
-            write.run();
-            SelectionKey k = c.ch.keyFor(selector);
-            if (k != null) {
-                processLines(k, c); // what waited for this answer
-            }
-        });
-        selector.wakeup();
-    }
-
-    private void answer(SelectionKey k, Conn c, ObjectNode answer, boolean close) {
-        if (!k.isValid()) {
+    private void write(Conn c, ObjectNode answer, boolean close) {
+        if (!c.key.isValid()) {
             return;
         }
         byte[] bytes = (answer.toString() + "\n").getBytes(StandardCharsets.UTF_8);
@@ -485,13 +354,13 @@ public final class ControlServer implements AutoCloseable {
         }
         c.closeAfterWrite |= close;
         try {
-            flush(k, c);
+            flush(c);
         } catch (IOException e) {
-            close(k);
+            close(c.key);
         }
     }
 
-    private void flush(SelectionKey k, Conn c) throws IOException {
+    private void flush(Conn c) throws IOException {
         if (c.out != null && c.ch.write(c.out) > 0) {
             c.lastActivity = System.currentTimeMillis();
         }
@@ -500,10 +369,10 @@ public final class ControlServer implements AutoCloseable {
                 c.lingeringSince = System.currentTimeMillis();
                 c.ch.shutdownOutput();
             }
-            k.interestOps(SelectionKey.OP_READ);
+            c.key.interestOps(SelectionKey.OP_READ);
             return;
         }
-        interest(k, c);
+        interest(c);
     }
 
     private void sweepIdle() {
@@ -537,10 +406,7 @@ public final class ControlServer implements AutoCloseable {
         if (k.attachment() instanceof Conn) {
             Conn c = (Conn) k.attachment();
             if (c.watching) {
-                List<SelectionKey> ks = watchers.get(c.pid);
-                if (ks != null && ks.remove(k) && ks.isEmpty()) {
-                    watchers.remove(c.pid);
-                }
+                requests.closed(c);
             } else if (--clients < MAX_CLIENTS && refusedFull > 0) {
                 Log.STDERR.info("control socket: accepting clients again (" + refusedFull + " refused meanwhile)");
                 refusedFull = 0;

@@ -53,8 +53,7 @@ public final class NotifySocket implements AutoCloseable {
             byte[] sa = Posix.sockaddrUnix(path.toString());
             Posix.check(c.bind(fd, sa, sa.length), "bind(" + path + ")");
             Posix.check(c.setsockopt(fd, Posix.SOL_SOCKET, Posix.SO_PASSCRED, new int[] {1}, 4), "setsockopt(" + path + ", SO_PASSCRED)");
-            int workerGid = workers == null || workers.uid == c.getuid() ? -1 : workers.gid;
-            ControlServer.restrict(path, workerGid, "rw-------", "rw--w----");
+            ControlDirectory.restrictNotifySocket(path, ControlDirectory.workerGid(workers, c.getuid()));
             return new NotifySocket(fd, path);
         } catch (IOException e) {
             Posix.close(fd);

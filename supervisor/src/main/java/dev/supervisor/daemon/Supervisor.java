@@ -34,7 +34,7 @@ import dev.supervisor.protocol.Wire;
  * A reload requested while one runs is merged into one more reload after it, so a storm of
  * requests never piles up generations.
  */
-public final class Supervisor {
+public final class Supervisor implements Control {
     /** How often the workers' process trees are looked at again (bounded /proc reads). */
     static final Duration TREE_PERIOD = Duration.ofMillis(250);
     private final Spawner spawner;
@@ -96,15 +96,18 @@ public final class Supervisor {
         events.add(event);
     }
 
+    @Override
     public void reload(Consumer<ReloadResult> done) {
         post(() -> requestReload(done));
     }
 
     /** Graceful stop; a second call during a graceful stop kills every worker at once. */
+    @Override
     public void stop() {
         post(this::requestStop);
     }
 
+    @Override
     public void status(Consumer<ObjectNode> answer) {
         post(() -> answer.accept(statusJson()));
     }
@@ -129,18 +132,35 @@ public final class Supervisor {
         });
     }
 
-    /**
-     * The listeners of process {@code ancestry[0]} when it, or the nearest ancestor that is a
-     * worker (a launcher's child), is a live, not draining worker of the serving or starting
-     * generation; null for any other process.
-     */
-    public void listenersOf(long[] ancestry, Consumer<List<Listener>> answer) {
+    @Override
+    public void grant(long[] ancestry, boolean withFds, Consumer<Control.Grant> answer) {
         post(() -> {
             Worker w = findWorker(ancestry);
             boolean current = w != null && (w.generation == serving || w.generation == starting)
                     && (w.state == Worker.State.STARTING || w.state == Worker.State.READY);
-            answer.accept(current ? List.copyOf(w.generation.listeners) : null);
+            answer.accept(current ? grantOf(w, withFds) : null);
         });
+    }
+
+    private static Control.Grant grantOf(Worker w, boolean withFds) {
+        List<String> names = new ArrayList<>();
+        int[] fds = new int[withFds ? w.generation.listeners.size() : 0];
+        int made = 0;
+        try {
+            for (Listener l : w.generation.listeners) {
+                names.add(l.name());
+                if (withFds) {
+                    fds[made] = Posix.dupCloexec(l.fd(), 3);
+                    made++;
+                }
+            }
+        } catch (NativeException e) {
+            for (int i = 0; i < made; i++) {
+                Posix.close(fds[i]);
+            }
+            return new Control.Grant(w.pid(), names, new int[0], e.getMessage());
+        }
+        return new Control.Grant(w.pid(), names, fds, null);
     }
 
     // ---- the loop ----
