@@ -3,7 +3,6 @@ package dev.supervisor.cli;
 import java.time.Duration;
 import java.util.concurrent.Callable;
 
-import com.fasterxml.jackson.databind.JsonNode;
 
 import dev.supervisor.Main;
 import dev.supervisor.daemon.Durations;
