@@ -11,6 +11,7 @@ import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BiFunction;
 import java.util.function.Consumer;
+import java.util.function.LongSupplier;
 import java.util.function.Supplier;
 
 import com.fasterxml.jackson.databind.node.ArrayNode;
@@ -49,7 +50,9 @@ public final class Supervisor implements Control {
     private Consumer<Integer> drainWatch = pid -> {};
     private final BlockingQueue<Runnable> events = new LinkedBlockingQueue<>();
     private final PriorityQueue<Timer> timers = new PriorityQueue<>();
-    private final long startedNanos = System.nanoTime();
+    private LongSupplier clock = System::nanoTime;
+    private Consumer<SupervisorEvent> observer = e -> {};
+    private long startedNanos = System.nanoTime();
     private long timerSeq;
 
     private Config config;
@@ -89,6 +92,20 @@ public final class Supervisor implements Control {
         this.drainWatch = drainedPid;
     }
 
+    /** The clock of every timer and timestamp (tests step a fake one); call before anything else. */
+    void useClock(LongSupplier nanos) {
+        this.clock = nanos;
+    }
+
+    /** Who hears of every {@link SupervisorEvent}, on the supervisor thread; call before {@link #run}. */
+    public void observe(Consumer<SupervisorEvent> observer) {
+        this.observer = observer;
+    }
+
+    private void emit(SupervisorEvent.Kind kind, int generation, int slot, Object detail) {
+        observer.accept(new SupervisorEvent(kind, generation, slot, detail == null ? "" : detail.toString()));
+    }
+
     // ---- entry points; any thread ----
 
     /** Queues {@code event} to run on the supervisor thread. */
@@ -117,7 +134,7 @@ public final class Supervisor implements Control {
      * worker's own children (gunicorn's) are attributed to it.
      */
     public void notify(long[] ancestry, String message) {
-        long received = System.nanoTime();
+        long received = clock.getAsLong();
         post(() -> onNotify(findWorker(ancestry), message, received));
     }
 
@@ -173,6 +190,7 @@ public final class Supervisor implements Control {
      */
     public List<Listener> bind(Config first) {
         this.config = first;
+        this.startedNanos = clock.getAsLong();
         return listeners.acquire(first.listeners);
     }
 
@@ -181,31 +199,10 @@ public final class Supervisor implements Control {
         post(() -> startFirst(bound));
         try {
             while (!finished) {
-                Runnable e;
                 Timer next = nextTimer();
-                if (next == null) {
-                    e = events.take();
-                } else {
-                    e = events.poll(Math.max(0, next.dueNanos - System.nanoTime()), TimeUnit.NANOSECONDS);
-                }
-                try {
-                    if (e != null) {
-                        e.run();
-                    }
-                    runDueTimers();
-                    checkInvariants();
-                } catch (RuntimeException bug) {
-                    // Expected failures (a spawn, a config, a bind) are handled where they happen;
-                    // anything else is a bug that may have left the state half changed.
-                    log.info("internal error, exiting: " + stackTrace(bug));
-                    for (Generation g : generations) {
-                        for (Worker w : g.live) {
-                            w.process.kill();
-                        }
-                    }
-                    exitCode = Wire.EXIT_SOFTWARE;
-                    finished = true;
-                }
+                Runnable e = next == null ? events.take()
+                        : events.poll(Math.max(0, next.dueNanos - clock.getAsLong()), TimeUnit.NANOSECONDS);
+                turn(e);
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
@@ -214,6 +211,54 @@ public final class Supervisor implements Control {
             listeners.closeAll();
         }
         return exitCode;
+    }
+
+    /** Tests: queues generation 1, as {@link #run} does, for {@link #step} to start. */
+    void begin(List<Listener> bound) {
+        post(() -> startFirst(bound));
+    }
+
+    /**
+     * Tests: on the calling thread, handles every queued event and every timer due by the clock,
+     * until none is left; returns whether the supervisor has finished.
+     */
+    boolean step() {
+        while (!finished) {
+            Runnable e = events.poll();
+            Timer next = nextTimer();
+            boolean due = next != null && next.dueNanos - clock.getAsLong() <= 0;
+            if (e == null && !due) {
+                break;
+            }
+            turn(e);
+        }
+        return finished;
+    }
+
+    int exitCode() {
+        return exitCode;
+    }
+
+    /** One turn of the loop: an event (or none), then the timers due, under a guard. */
+    private void turn(Runnable e) {
+        try {
+            if (e != null) {
+                e.run();
+            }
+            runDueTimers();
+            checkInvariants();
+        } catch (RuntimeException bug) {
+            // Expected failures (a spawn, a config, a bind) are handled where they happen;
+            // anything else is a bug that may have left the state half changed.
+            log.info("internal error, exiting: " + stackTrace(bug));
+            for (Generation g : generations) {
+                for (Worker w : g.live) {
+                    w.process.kill();
+                }
+            }
+            exitCode = Wire.EXIT_SOFTWARE;
+            finished = true;
+        }
     }
 
     private static String stackTrace(Throwable t) {
@@ -230,7 +275,7 @@ public final class Supervisor implements Control {
     }
 
     private void runDueTimers() {
-        long now = System.nanoTime();
+        long now = clock.getAsLong();
         for (Timer t = nextTimer(); t != null && t.dueNanos - now <= 0; t = nextTimer()) {
             timers.poll();
             t.action.run();
@@ -238,7 +283,7 @@ public final class Supervisor implements Control {
     }
 
     private Timer after(Duration d, Runnable action) {
-        return at(System.nanoTime() + d.toNanos(), action);
+        return at(clock.getAsLong() + d.toNanos(), action);
     }
 
     private Timer at(long dueNanos, Runnable action) {
@@ -282,6 +327,7 @@ public final class Supervisor implements Control {
                 pendingReload = new ArrayList<>();
                 log.info("reload requested while " + starting + " starts: merged into one more reload after it");
             }
+            emit(SupervisorEvent.Kind.RELOAD_MERGED, starting.number, -1, null);
             pendingReload.add(done);
         } else {
             startReload(List.of(done));
@@ -289,7 +335,7 @@ public final class Supervisor implements Control {
     }
 
     private void startReload(List<Consumer<ReloadResult>> waiters) {
-        long requested = System.nanoTime();
+        long requested = clock.getAsLong();
         reloadWaiters.addAll(waiters);
         log.info("reload requested");
         manager.accept(Wire.RELOADING + "\n" + SystemdNotifier.monotonicUsec());
@@ -317,7 +363,7 @@ public final class Supervisor implements Control {
     }
 
     private Generation newGeneration(Config c, List<Listener> bound) {
-        Generation g = new Generation(++lastGeneration, c, bound, System.nanoTime());
+        Generation g = new Generation(++lastGeneration, c, bound, clock.getAsLong());
         generations.add(g);
         return g;
     }
@@ -332,7 +378,7 @@ public final class Supervisor implements Control {
         Worker[] self = new Worker[1];
         Spawner.Process p;
         // The worker's own time starts here: posix_spawn returns only once the child has exec'd.
-        long spawned = System.nanoTime();
+        long spawned = clock.getAsLong();
         try {
             // The exit hook fires on another thread; the loop handles it after this event, when self is set.
             p = spawner.spawn(spec(g, slot), () -> post(() -> onExit(self[0])));
@@ -345,6 +391,7 @@ public final class Supervisor implements Control {
         g.slots[slot] = w;
         g.live.add(w);
         log.info("started " + w);
+        emit(SupervisorEvent.Kind.WORKER_STARTED, g.number, slot, w.pid());
         if (!g.config.ready.isNotify()) {
             long due = spawned + g.config.ready.delay().toNanos();
             at(due, () -> {
@@ -397,6 +444,7 @@ public final class Supervisor implements Control {
     private void markReady(Worker w, long readyNanos) {
         w.state = Worker.State.READY;
         w.readyNanos = readyNanos;
+        emit(SupervisorEvent.Kind.WORKER_READY, w.generation.number, w.slot, null);
         Generation g = w.generation;
         if (g.state == Generation.State.STARTING && g.allReady()) {
             promote(g);
@@ -406,7 +454,7 @@ public final class Supervisor implements Control {
     /** {@code g} is ready: it serves from now on and the one before it drains. */
     private void promote(Generation g) {
         g.state = Generation.State.READY;
-        g.readyNanos = System.nanoTime();
+        g.readyNanos = clock.getAsLong();
         if (g.readyTimer != null) {
             g.readyTimer.cancel();
         }
@@ -420,6 +468,7 @@ public final class Supervisor implements Control {
                 + String.format("%.2f", g.overheadNanos / 1e6) + " ms)";
         Generation old = serving;
         serving = g;
+        emit(SupervisorEvent.Kind.GENERATION_READY, g.number, -1, null);
         if (old != null && old != g) {
             drain(old);
             log.info(g + timing + "; draining " + old);
@@ -454,6 +503,7 @@ public final class Supervisor implements Control {
 
     private void drain(Generation g) {
         g.state = Generation.State.DRAINING;
+        emit(SupervisorEvent.Kind.GENERATION_DRAINING, g.number, -1, null);
         for (Worker w : g.live) {
             if (w.state != Worker.State.EXITED) {
                 w.state = Worker.State.DRAINING;
@@ -466,6 +516,7 @@ public final class Supervisor implements Control {
             for (Worker w : g.live) {
                 log.info(w + " still running " + Durations.format(g.config.drainTimeout) + " after the drain signal: killing it");
                 w.killedAtDrainTimeout = true;
+                emit(SupervisorEvent.Kind.WORKER_KILLED_AT_DRAIN_TIMEOUT, g.number, w.slot, null);
                 w.process.kill();
             }
         });
@@ -479,6 +530,7 @@ public final class Supervisor implements Control {
      */
     private void failGeneration(Generation g, String reason, List<String> stderr) {
         g.state = Generation.State.FAILED;
+        emit(SupervisorEvent.Kind.GENERATION_FAILED, g.number, -1, reason);
         if (g.readyTimer != null) {
             g.readyTimer.cancel();
         }
@@ -525,13 +577,14 @@ public final class Supervisor implements Control {
         Worker.State was = w.state;
         w.state = Worker.State.EXITED;
         Generation g = w.generation;
+        emit(SupervisorEvent.Kind.WORKER_EXITED, g.number, w.slot, ExitStatus.describe(status));
         if (w.process.alive() && g == serving && !stopping) {
             // Its slot is started again: what is left of it would serve beside its successor.
             log.info(w + " left processes behind: killing them");
             w.process.kill();
         }
         forgetIfGone(w);
-        Duration served = Duration.ofNanos(System.nanoTime() - w.startedNanos);
+        Duration served = Duration.ofNanos(clock.getAsLong() - w.startedNanos);
         log.info(w + " " + ExitStatus.describe(status)
                 + (w.killedAtDrainTimeout ? " (at the drain timeout)" : was == Worker.State.DRAINING ? " (drained)" : ""));
         if (g == starting) {
@@ -566,6 +619,7 @@ public final class Supervisor implements Control {
     private void scheduleRestart(Generation g, int slot, Backoff backoff, Duration served) {
         Duration delay = backoff.next(served);
         log.info("restarting " + g + " worker " + slot + " in " + delay.toMillis() + " ms");
+        emit(SupervisorEvent.Kind.RESTART_SCHEDULED, g.number, slot, delay.toMillis());
         after(delay, () -> {
             if (g == serving && !stopping && (g.slots[slot] == null || g.slots[slot].state == Worker.State.EXITED)) {
                 int restarts = g.slots[slot] == null ? 0 : g.slots[slot].restarts + 1;
@@ -590,11 +644,14 @@ public final class Supervisor implements Control {
             }
             for (Listener l : listeners.release(g.listeners, config.listeners)) {
                 log.info("closed listener " + l + ": no generation uses it");
+                emit(SupervisorEvent.Kind.LISTENER_CLOSED, g.number, -1, l.name());
             }
             log.info(g + " exited");
+            emit(SupervisorEvent.Kind.GENERATION_EXITED, g.number, -1, null);
         }
         if (stopping && generations.isEmpty()) {
             log.info("stopped");
+            emit(SupervisorEvent.Kind.STOPPED, -1, -1, null);
             finished = true;
         }
     }
@@ -613,6 +670,7 @@ public final class Supervisor implements Control {
         }
         stopping = true;
         log.info("stopping: draining every generation");
+        emit(SupervisorEvent.Kind.STOPPING, -1, -1, null);
         manager.accept(Wire.STOPPING);
         if (pendingReload != null) {
             pendingReload.forEach(w -> w.accept(ReloadResult.failed(lastGeneration, "the supervisor is stopping", List.of())));
@@ -666,7 +724,7 @@ public final class Supervisor implements Control {
     // ---- status ----
 
     private ObjectNode statusJson() {
-        long now = System.nanoTime();
+        long now = clock.getAsLong();
         ObjectNode s = Message.json().createObjectNode();
         s.put("pid", ProcessHandle.current().pid());
         s.put("uptime_ms", (now - startedNanos) / 1_000_000);

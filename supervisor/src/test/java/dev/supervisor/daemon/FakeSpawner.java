@@ -24,6 +24,8 @@ final class FakeSpawner implements Spawner {
         final List<Integer> signals = new CopyOnWriteArrayList<>();
         volatile Integer status;
         volatile boolean reaped;
+        /** Processes of its tree besides itself that outlive it until KILLed. */
+        volatile int descendants;
 
         Fake(Spec spec, Runnable onExit) {
             this.spec = spec;
@@ -46,6 +48,7 @@ final class FakeSpawner implements Spawner {
         @Override
         public void kill() {
             signals.add(Posix.SIGKILL);
+            descendants = 0;
             exit(ExitStatus.ofSignal(Posix.SIGKILL));
         }
 
@@ -65,7 +68,7 @@ final class FakeSpawner implements Spawner {
 
         @Override
         public boolean alive() {
-            return status == null;
+            return status == null || descendants > 0;
         }
 
         @Override

@@ -2,6 +2,7 @@ package dev.supervisor.daemon;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.time.Duration;
@@ -9,27 +10,29 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
-import java.util.regex.Pattern;
 
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 import com.fasterxml.jackson.databind.JsonNode;
 
+import dev.supervisor.daemon.SupervisorEvent.Kind;
 import dev.supervisor.protocol.Wire;
 
-/** The state machine on fake processes: every step of DESIGN's reload, crash restarts, stop. */
+/**
+ * The state machine on fake processes and a fake clock: every step of DESIGN's reload, crash
+ * restarts, stop. The test thread runs the loop ({@link Supervisor#step}) and moves time itself,
+ * so nothing here waits for real time, and the assertions are on {@link SupervisorEvent}s.
+ */
 class SupervisorTest {
-    private static final Duration WAIT = Duration.ofSeconds(5);
-
     private final FakeSpawner spawner = new FakeSpawner();
-    private final List<String> log = new CopyOnWriteArrayList<>();
+    private final List<String> log = new ArrayList<>();
+    private final List<SupervisorEvent> events = new ArrayList<>();
     private final AtomicReference<Config> config = new AtomicReference<>();
+    private final AtomicLong now = new AtomicLong(1_000_000_000L);
     private Supervisor supervisor;
-    private CompletableFuture<Integer> exit;
+    private boolean finished;
 
     private static Config config(String ready, int workers, String... extra) {
         Config.Flags f = new Config.Flags();
@@ -53,57 +56,59 @@ class SupervisorTest {
         config.set(first);
         supervisor = new Supervisor(spawner, (name, a) -> new Listener(name, a, -1, a.toString()), config::get, Map.of("PATH", "/bin"),
                 Map.of(Wire.NOTIFY_SOCKET, "/n"), log::add);
-        List<Listener> bound = supervisor.bind(first);
-        exit = CompletableFuture.supplyAsync(() -> supervisor.run(bound));
-        awaitLog("started worker 1." + (first.workers - 1));
+        supervisor.useClock(now::get);
+        supervisor.observe(events::add);
+        supervisor.begin(supervisor.bind(first));
+        step();
+        assertEquals(first.workers, count(Kind.WORKER_STARTED, 1, -1));
     }
 
-    @AfterEach
-    void stop() throws Exception {
-        if (exit != null && !exit.isDone()) {
-            supervisor.stop();
-            supervisor.stop();
-            exit.get(5, TimeUnit.SECONDS);
-        }
+    /** Runs the loop until it has nothing left to do now. */
+    private void step() {
+        finished = supervisor.step();
     }
 
-    private void awaitLog(String regex) {
-        Pattern p = Pattern.compile(regex);
-        long deadline = System.nanoTime() + WAIT.toNanos();
-        synchronized (this) {
-            while (log.stream().noneMatch(l -> p.matcher(l).find())) {
-                if (System.nanoTime() > deadline) {
-                    throw new AssertionError("no log line matching " + regex + " in " + log);
-                }
-                try {
-                    wait(5);
-                } catch (InterruptedException e) {
-                    throw new AssertionError(e);
-                }
-            }
-        }
+    /** Moves the clock, then runs what became due. */
+    private void advance(long millis) {
+        now.addAndGet(Duration.ofMillis(millis).toNanos());
+        step();
+    }
+
+    private long count(Kind kind, int generation, int slot) {
+        return events.stream().filter(e -> e.kind() == kind && (generation < 0 || e.generation() == generation)
+                && (slot < 0 || e.slot() == slot)).count();
+    }
+
+    private boolean happened(Kind kind, int generation) {
+        return count(kind, generation, -1) > 0;
     }
 
     private void ready(FakeSpawner.Fake f) {
         supervisor.notify(new long[] {f.pid}, Wire.READY);
+        step();
     }
 
-    private ReloadResult reload() throws Exception {
+    private CompletableFuture<ReloadResult> requestReload() {
         CompletableFuture<ReloadResult> r = new CompletableFuture<>();
         supervisor.reload(r::complete);
-        return r.get(WAIT.toSeconds(), TimeUnit.SECONDS);
+        step();
+        return r;
     }
 
-    private JsonNode status() throws Exception {
+    private JsonNode status() {
         CompletableFuture<JsonNode> r = new CompletableFuture<>();
         supervisor.status(r::complete);
-        return r.get(WAIT.toSeconds(), TimeUnit.SECONDS);
+        step();
+        return r.getNow(null);
     }
 
     @Test
-    void firstGenerationStartsEveryWorkerWithTheActivationEnvironment() throws Exception {
+    void firstGenerationStartsEveryWorkerWithTheActivationEnvironment() {
         start(config("delay:50ms", 3));
-        awaitLog("generation 1 ready");
+        advance(49);
+        assertFalse(happened(Kind.GENERATION_READY, 1), "ready only once the delay has passed");
+        advance(1);
+        assertTrue(happened(Kind.GENERATION_READY, 1));
         List<FakeSpawner.Fake> g1 = spawner.ofGeneration(1);
         assertEquals(3, g1.size());
         for (int i = 0; i < 3; i++) {
@@ -122,23 +127,21 @@ class SupervisorTest {
     }
 
     @Test
-    void reloadWaitsForReadinessThenDrainsTheOldGeneration() throws Exception {
+    void reloadWaitsForReadinessThenDrainsTheOldGeneration() {
         start(config("notify", 2));
         spawner.ofGeneration(1).forEach(this::ready);
-        awaitLog("generation 1 ready");
-        CompletableFuture<ReloadResult> r = new CompletableFuture<>();
-        supervisor.reload(r::complete);
-        awaitLog("started worker 2.1");
+        assertTrue(happened(Kind.GENERATION_READY, 1));
+        CompletableFuture<ReloadResult> r = requestReload();
         List<FakeSpawner.Fake> g2 = spawner.ofGeneration(2);
+        assertEquals(2, g2.size());
         ready(g2.get(0));
-        status(); // one round trip through the loop: half ready is not ready
-        assertFalse(r.isDone());
+        assertFalse(r.isDone(), "half ready is not ready");
         assertTrue(spawner.ofGeneration(1).stream().allMatch(f -> f.signals.isEmpty()), "old generation untouched until the new one is ready");
         ready(g2.get(1));
-        ReloadResult result = r.get(5, TimeUnit.SECONDS);
+        ReloadResult result = r.getNow(null);
         assertTrue(result.ok);
         assertEquals(2, result.generation);
-        awaitLog("generation 1 exited");
+        assertTrue(happened(Kind.GENERATION_EXITED, 1));
         for (FakeSpawner.Fake f : spawner.ofGeneration(1)) {
             assertEquals(List.of(Posix.SIGTERM), f.signals);
         }
@@ -146,29 +149,32 @@ class SupervisorTest {
     }
 
     @Test
-    void aNewWorkerThatExitsBeforeReadyFailsTheReloadAndTheOldGenerationServesOn() throws Exception {
+    void aNewWorkerThatExitsBeforeReadyFailsTheReloadAndTheOldGenerationServesOn() {
         start(config("notify", 1));
         ready(spawner.ofGeneration(1).get(0));
-        awaitLog("generation 1 ready");
-        CompletableFuture<ReloadResult> r = new CompletableFuture<>();
-        supervisor.reload(r::complete);
-        awaitLog("started worker 2.0");
+        CompletableFuture<ReloadResult> r = requestReload();
         spawner.ofGeneration(2).get(0).exit(ExitStatus.ofCode(3));
-        ReloadResult result = r.get(5, TimeUnit.SECONDS);
+        step();
+        ReloadResult result = r.getNow(null);
         assertFalse(result.ok);
         assertTrue(result.error.contains("exited with code 3 before it was ready"), result.error);
         assertEquals(List.of("last words of " + spawner.ofGeneration(2).get(0).pid), result.stderr);
         assertTrue(spawner.ofGeneration(1).get(0).signals.isEmpty());
+        assertTrue(happened(Kind.GENERATION_FAILED, 2));
         JsonNode s = status();
         assertEquals(1, s.path("serving").asInt());
         assertEquals(1, s.path("generations").size());
     }
 
     @Test
-    void aNewGenerationNotReadyInTimeIsKilled() throws Exception {
+    void aNewGenerationNotReadyInTimeIsKilled() {
         start(config("notify", 1, "ready-timeout", "200ms"));
         ready(spawner.ofGeneration(1).get(0));
-        ReloadResult result = reload();
+        CompletableFuture<ReloadResult> r = requestReload();
+        advance(199);
+        assertFalse(r.isDone());
+        advance(1);
+        ReloadResult result = r.getNow(null);
         assertFalse(result.ok);
         assertTrue(result.error.contains("not ready within 200ms"), result.error);
         assertEquals(List.of(Posix.SIGKILL), spawner.ofGeneration(2).get(0).signals);
@@ -177,153 +183,211 @@ class SupervisorTest {
     }
 
     @Test
-    void reloadRequestsDuringAReloadAreMergedIntoOneMore() throws Exception {
+    void reloadRequestsDuringAReloadAreMergedIntoOneMore() {
         start(config("delay:100ms", 1));
-        awaitLog("generation 1 ready");
+        advance(100);
         List<CompletableFuture<ReloadResult>> all = new ArrayList<>();
         for (int i = 0; i < 20; i++) {
             CompletableFuture<ReloadResult> r = new CompletableFuture<>();
             supervisor.reload(r::complete);
             all.add(r);
         }
+        step(); // all 20 arrive while generation 2 starts, however slow this machine is
+        assertEquals(19, count(Kind.RELOAD_MERGED, 2, -1));
+        advance(100);
+        assertEquals(2, all.get(0).getNow(null).generation);
+        assertFalse(all.get(19).isDone(), "the merged requests wait for their own generation");
+        advance(100);
         for (CompletableFuture<ReloadResult> r : all) {
-            assertTrue(r.get(5, TimeUnit.SECONDS).ok);
+            assertTrue(r.getNow(null).ok);
         }
-        assertEquals(2, all.get(0).get().generation);
-        assertEquals(3, all.get(19).get().generation);
+        assertEquals(3, all.get(19).getNow(null).generation);
         assertTrue(spawner.ofGeneration(4).isEmpty(), "20 requests made exactly two generations");
     }
 
     @Test
-    void reloadsRequestedWhileGenerationOneStartsWaitForTheirOwnGenerations() throws Exception {
+    void reloadsRequestedWhileGenerationOneStartsWaitForTheirOwnGenerations() {
         start(config("notify", 1));
-        CompletableFuture<ReloadResult> first = new CompletableFuture<>();
-        supervisor.reload(first::complete);
-        awaitLog("started worker 2.0");
-        CompletableFuture<ReloadResult> merged = new CompletableFuture<>();
-        supervisor.reload(merged::complete);
-        awaitLog("merged into one more reload after it");
+        CompletableFuture<ReloadResult> first = requestReload();
+        assertEquals(1, count(Kind.WORKER_STARTED, 2, 0));
+        CompletableFuture<ReloadResult> merged = requestReload();
+        assertTrue(happened(Kind.RELOAD_MERGED, 2));
 
         ready(spawner.ofGeneration(1).get(0)); // generation 1 gets ready while generation 2 starts
-        awaitLog("generation 1 ready");
-        JsonNode s = status(); // a round trip through the loop: the readiness of generation 1 is fully handled
+        assertTrue(happened(Kind.GENERATION_READY, 1));
         assertFalse(first.isDone(), "the reload to generation 2 is not answered by generation 1: " + first);
-        assertTrue(s.path("reloading").asBoolean());
+        assertTrue(status().path("reloading").asBoolean());
         assertTrue(spawner.ofGeneration(3).isEmpty(), "the merged reload waits for generation 2");
 
         ready(spawner.ofGeneration(2).get(0));
-        assertEquals(2, first.get(WAIT.toSeconds(), TimeUnit.SECONDS).generation);
-        awaitLog("started worker 3.0");
+        assertEquals(2, first.getNow(null).generation);
         ready(spawner.ofGeneration(3).get(0));
-        ReloadResult r = merged.get(WAIT.toSeconds(), TimeUnit.SECONDS);
+        ReloadResult r = merged.getNow(null);
         assertTrue(r.ok);
         assertEquals(3, r.generation);
         assertEquals(3, status().path("serving").asInt());
-        assertFalse(exit.isDone(), "the supervisor still runs");
+        assertFalse(finished, "the supervisor still runs");
     }
 
     @Test
-    void anOldWorkerThatIgnoresTheDrainSignalIsKilledAtTheDrainTimeout() throws Exception {
+    void anOldWorkerThatIgnoresTheDrainSignalIsKilledAtTheDrainTimeout() {
         spawner.ignoreDrainGeneration = 1;
         start(config("delay:20ms", 1));
-        awaitLog("generation 1 ready");
-        assertTrue(reload().ok);
-        awaitLog("worker 1.0 .* still running 300ms after the drain signal: killing it");
-        awaitLog("worker 1.0 \\(pid \\d+\\) killed by SIGKILL \\(at the drain timeout\\)$");
-        awaitLog("generation 1 exited");
+        advance(20);
+        CompletableFuture<ReloadResult> r = requestReload();
+        advance(20);
+        assertTrue(r.getNow(null).ok);
+        advance(299);
+        assertFalse(happened(Kind.WORKER_KILLED_AT_DRAIN_TIMEOUT, 1));
+        advance(1);
+        assertTrue(happened(Kind.WORKER_KILLED_AT_DRAIN_TIMEOUT, 1));
+        assertTrue(happened(Kind.GENERATION_EXITED, 1));
         assertEquals(List.of(Posix.SIGTERM, Posix.SIGKILL), spawner.ofGeneration(1).get(0).signals);
+        assertTrue(log.stream().anyMatch(l -> l.matches("worker 1.0 \\(pid \\d+\\) killed by SIGKILL \\(at the drain timeout\\)")), log.toString());
     }
 
     @Test
-    void aCrashedWorkerIsRestartedInItsSlotWithBackoff() throws Exception {
+    void aGenerationHasExitedOnlyWhenItsLastProcessHas() {
+        start(config("delay:20ms", 1));
+        advance(20);
+        FakeSpawner.Fake old = spawner.ofGeneration(1).get(0);
+        old.descendants = 1; // a server the worker started and that outlives it
+        requestReload();
+        advance(20);
+        assertEquals(List.of(Posix.SIGTERM), old.signals, "the tree got the drain signal");
+        assertTrue(happened(Kind.WORKER_EXITED, 1));
+        assertFalse(happened(Kind.GENERATION_EXITED, 1), "a descendant of the worker still runs");
+        assertEquals("EXITED", status().path("generations").get(0).path("workers").get(0).path("state").asText());
+        advance(300);
+        assertEquals(List.of(Posix.SIGTERM, Posix.SIGKILL), old.signals, "the drain timeout KILLs what is left of the tree");
+        advance(Supervisor.TREE_PERIOD.toMillis()); // the next look at the trees finds it gone
+        assertTrue(happened(Kind.GENERATION_EXITED, 1));
+    }
+
+    @Test
+    void aCrashedWorkerIsRestartedInItsSlotWithBackoff() {
         start(config("delay:20ms", 2));
-        awaitLog("generation 1 ready");
+        advance(20);
         FakeSpawner.Fake first = spawner.ofGeneration(1).get(1);
         first.exit(ExitStatus.ofCode(1));
-        awaitLog("restarting generation 1 worker 1 in 100 ms");
-        awaitLog("started worker 1.1 \\(pid " + (first.pid + 1) + "\\)");
+        step();
+        assertEquals(List.of(new SupervisorEvent(Kind.RESTART_SCHEDULED, 1, 1, "100")),
+                events.stream().filter(e -> e.kind() == Kind.RESTART_SCHEDULED).toList());
         assertTrue(first.reaped);
+        advance(99);
+        assertEquals(1, count(Kind.WORKER_STARTED, 1, 1));
+        advance(1);
+        assertEquals(2, count(Kind.WORKER_STARTED, 1, 1));
         FakeSpawner.Fake second = spawner.byPid.get(first.pid + 1);
         second.exit(ExitStatus.ofCode(1));
-        awaitLog("restarting generation 1 worker 1 in 200 ms");
-        JsonNode s = status();
-        assertEquals(1, s.path("serving").asInt());
+        step();
+        assertEquals(new SupervisorEvent(Kind.RESTART_SCHEDULED, 1, 1, "200"), events.get(events.size() - 1));
+        assertEquals(1, status().path("serving").asInt());
     }
 
     @Test
-    void notifyFromAWorkersChildCountsForTheWorker() throws Exception {
+    void aSpawnFailureFailsTheReloadAndPostponesARestartWithBackoff() {
+        start(config("delay:20ms", 1));
+        advance(20);
+        spawner.failSpawn = "cannot start worker: pipe2() failed: EMFILE (Too many open files)";
+        ReloadResult r = requestReload().getNow(null);
+        assertFalse(r.ok);
+        assertTrue(r.error.contains("EMFILE"), r.error);
+        spawner.ofGeneration(1).get(0).exit(ExitStatus.ofCode(1));
+        step();
+        advance(100);
+        assertEquals(new SupervisorEvent(Kind.RESTART_SCHEDULED, 1, 0, "200"), events.get(events.size() - 1), "postponed, not given up");
+        spawner.failSpawn = null;
+        advance(200);
+        assertEquals(2, count(Kind.WORKER_STARTED, 1, 0));
+        CompletableFuture<ReloadResult> next = requestReload();
+        advance(20);
+        assertTrue(next.getNow(null).ok, "the next reload works once the cause is gone");
+        assertFalse(finished);
+    }
+
+    @Test
+    void notifyFromAWorkersChildCountsForTheWorker() {
         start(config("notify", 1));
         FakeSpawner.Fake w = spawner.ofGeneration(1).get(0);
         supervisor.notify(new long[] {99999, w.pid}, "STATUS=warming up\nREADY=1");
-        awaitLog("generation 1 ready");
+        step();
+        assertTrue(happened(Kind.GENERATION_READY, 1));
         assertEquals("warming up", status().path("generations").get(0).path("workers").get(0).path("status").asText());
     }
 
     @Test
-    void stopDrainsEveryGenerationAndExitsZero() throws Exception {
+    void stopDrainsEveryGenerationAndExitsZero() {
         start(config("delay:20ms", 2));
-        awaitLog("generation 1 ready");
+        advance(20);
         supervisor.stop();
-        assertEquals(0, exit.get(5, TimeUnit.SECONDS));
+        step();
+        assertTrue(finished);
+        assertEquals(0, supervisor.exitCode());
         for (FakeSpawner.Fake f : spawner.ofGeneration(1)) {
             assertEquals(List.of(Posix.SIGTERM), f.signals);
         }
     }
 
     @Test
-    void aSecondStopKillsAtOnce() throws Exception {
+    void aSecondStopKillsAtOnce() {
         spawner.ignoreDrainGeneration = 1;
         start(config("delay:20ms", 1));
-        awaitLog("generation 1 ready");
+        advance(20);
         supervisor.stop();
-        awaitLog("stopping");
+        step();
+        assertTrue(happened(Kind.STOPPING, -1));
+        assertFalse(finished);
         supervisor.stop();
-        assertEquals(0, exit.get(5, TimeUnit.SECONDS));
+        step();
+        assertTrue(finished);
+        assertEquals(0, supervisor.exitCode());
         assertEquals(List.of(Posix.SIGTERM, Posix.SIGKILL), spawner.ofGeneration(1).get(0).signals);
     }
 
     @Test
-    void aRemovedListenerIsClosedOnceTheOldGenerationHasGone() throws Exception {
+    void aRemovedListenerIsClosedOnceTheOldGenerationHasGone() {
         start(config("delay:20ms", 1, "listen", "web=127.0.0.1:0,admin=127.0.0.1:1"));
-        awaitLog("generation 1 ready");
+        advance(20);
         config.set(config("delay:20ms", 1, "listen", "web=127.0.0.1:0,extra=127.0.0.1:2"));
-        assertTrue(reload().ok);
+        CompletableFuture<ReloadResult> r = requestReload();
+        advance(20);
+        assertTrue(r.getNow(null).ok);
         assertEquals("web:extra", spawner.ofGeneration(2).get(0).spec.env.get(Wire.LISTEN_FDNAMES));
-        awaitLog("closed listener admin=");
+        assertEquals(List.of(new SupervisorEvent(Kind.LISTENER_CLOSED, 1, -1, "admin")),
+                events.stream().filter(e -> e.kind() == Kind.LISTENER_CLOSED).toList());
         List<String> names = new ArrayList<>();
         status().path("listeners").forEach(l -> names.add(l.path("name").asText()));
         assertEquals(List.of("web", "extra"), names);
     }
 
     @Test
-    void aListenerAddedByAFailedReloadIsClosedWithTheFailedGeneration() throws Exception {
+    void aListenerAddedByAFailedReloadIsClosedWithTheFailedGeneration() {
         start(config("notify", 1, "listen", "web=127.0.0.1:0"));
         ready(spawner.ofGeneration(1).get(0));
-        awaitLog("generation 1 ready");
         config.set(config("notify", 1, "listen", "web=127.0.0.1:0,api=127.0.0.1:3"));
-        CompletableFuture<ReloadResult> r = new CompletableFuture<>();
-        supervisor.reload(r::complete);
-        awaitLog("started worker 2.0");
+        CompletableFuture<ReloadResult> r = requestReload();
         spawner.ofGeneration(2).get(0).exit(ExitStatus.ofCode(3));
-        assertFalse(r.get(WAIT.toSeconds(), TimeUnit.SECONDS).ok);
-        awaitLog("closed listener api=");
-        awaitLog("generation 2 exited");
+        step();
+        assertFalse(r.getNow(null).ok);
+        assertTrue(happened(Kind.GENERATION_EXITED, 2));
+        assertEquals(List.of(new SupervisorEvent(Kind.LISTENER_CLOSED, 2, -1, "api")),
+                events.stream().filter(e -> e.kind() == Kind.LISTENER_CLOSED).toList());
         List<String> names = new ArrayList<>();
         status().path("listeners").forEach(l -> names.add(l.path("name").asText()));
         assertEquals(List.of("web"), names, "no generation uses api, and the config in effect does not name it");
     }
 
     @Test
-    void aReloadWithABadConfigFailsAndChangesNothing() throws Exception {
+    void aReloadWithABadConfigFailsAndChangesNothing() {
         start(config("delay:20ms", 1));
-        awaitLog("generation 1 ready");
+        advance(20);
         Config good = config.get();
         config.set(null); // the config source now fails, as a bad file would
-        CompletableFuture<ReloadResult> r = new CompletableFuture<>();
-        supervisor.reload(r::complete);
-        ReloadResult result = r.get(5, TimeUnit.SECONDS);
+        ReloadResult result = requestReload().getNow(null);
         assertFalse(result.ok);
         config.set(good);
         assertEquals(1, status().path("generations").size());
+        assertNull(spawner.ofGeneration(2).isEmpty() ? null : "a generation 2");
     }
 }
