@@ -67,6 +67,7 @@ final class SupervisorProcess implements AutoCloseable {
         private final List<String> command = new ArrayList<>();
         private final Map<String, String> env = new LinkedHashMap<>();
         private List<String> raw;
+        private final List<String> launcher = new ArrayList<>();
         /** -Dit.supervisor.java.home runs every supervisor of the suite on that JDK; a test may still pick its own. */
         private Path javaHome = Optional.ofNullable(System.getProperty("it.supervisor.java.home")).filter(s -> !s.isEmpty())
                 .map(Path::of).orElse(null);
@@ -114,6 +115,12 @@ final class SupervisorProcess implements AutoCloseable {
             return this;
         }
 
+        /** A program that runs {@code bin/supervisor ARGS} in its own process (exec), as a shell that ignores HUP would. */
+        Builder launcher(String... argv) {
+            launcher.addAll(List.of(argv));
+            return this;
+        }
+
         /** Exactly these arguments after {@code bin/supervisor}, for tests of bad input. */
         Builder rawArgs(String... args) {
             this.raw = List.of(args);
@@ -133,14 +140,14 @@ final class SupervisorProcess implements AutoCloseable {
                 args.add("--");
                 args.addAll(command);
             }
-            return new SupervisorProcess(args, env, javaHome, control);
+            return new SupervisorProcess(launcher, args, env, javaHome, control);
         }
     }
 
-    private SupervisorProcess(List<String> args, Map<String, String> env, Path javaHome, Path control) {
+    private SupervisorProcess(List<String> launcher, List<String> args, Map<String, String> env, Path javaHome, Path control) {
         this.control = control;
         this.javaHome = javaHome;
-        List<String> cmd = new ArrayList<>();
+        List<String> cmd = new ArrayList<>(launcher);
         cmd.add(Fixtures.supervisorBin().toString());
         cmd.addAll(args);
         ProcessBuilder pb = new ProcessBuilder(cmd);

@@ -17,7 +17,7 @@ import jnr.ffi.annotations.Out;
  * the worker API: it is public only so that {@code dev.supervisor.worker} can share it.
  *
  * <p>jnr-ffi rather than jnr-posix: a worker pays for the native glue at every start, and a
- * small interface loads in about half the time and memory of jnr-posix's (NOTES-jvm.md).
+ * small interface loads in about half the time and memory of jnr-posix's.
  * Linux, LP64 only, like the daemon.
  */
 public final class Libc {

@@ -16,7 +16,7 @@ import jnr.ffi.byref.IntByReference;
 
 /**
  * Every native call of the daemon, through one small jnr-ffi binding of libc (jnr-posix would
- * cost ~100 ms and ~15 MiB more at start-up; see NOTES-jvm.md). Failures throw
+ * cost ~100 ms and ~15 MiB more at start-up). Failures throw
  * {@link NativeException} naming the call, the object and the errno. Linux, LP64 only.
  */
 public final class Posix {

@@ -16,7 +16,7 @@ public interface Spawner {
         final List<Listener> listeners;
         /** Index into {@link #listeners} that also goes on fd 0, or -1. */
         final int stdinListener;
-        /** Prefix of every output line, "[gen.worker pid]" without the pid. */
+        /** Generation number and slot: SUPERVISOR_GENERATION/WORKER and the "[gen.worker pid]" output prefix. */
         final int generation;
         final int slot;
 

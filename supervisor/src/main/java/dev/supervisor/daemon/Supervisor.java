@@ -28,9 +28,11 @@ import dev.supervisor.protocol.Wire;
  *
  * <p>Invariants, checked after every event by {@link #checkInvariants}:
  * <ul>
- * <li>at most one generation is being started by a reload ({@code starting}), and it is STARTING;
- * <li>at most one generation serves ({@code serving}), READY or (generation 1 only) STARTING;
- * <li>every other generation still listed is DRAINING or FAILED, waiting for its workers to exit.
+ * <li>at most one generation is being started by a reload ({@code starting}), it is STARTING,
+ *     and it is not the serving one;
+ * <li>at most one generation is READY, and the serving one is READY, STARTING (generation 1
+ *     only) or DRAINING (while stopping);
+ * <li>every other generation still listed is DRAINING or FAILED, waiting for its last process to end.
  * </ul>
  * A reload requested while one runs is merged into one more reload after it, so a storm of
  * requests never piles up generations.
@@ -293,19 +295,21 @@ public final class Supervisor implements Control {
     }
 
     void checkInvariants() {
-        int startingCount = 0;
         int readyCount = 0;
         for (Generation g : generations) {
-            if (g.state == Generation.State.STARTING && g != serving) {
-                startingCount++;
-            }
             if (g.state == Generation.State.READY) {
                 readyCount++;
             }
+            boolean waiting = g.state == Generation.State.DRAINING || g.state == Generation.State.FAILED;
+            if (g != serving && g != starting && !waiting) {
+                throw new IllegalStateException("invariant broken: " + g + " is " + g.state + " but neither serving nor starting: " + generations);
+            }
         }
-        if (startingCount > 1 || readyCount > 1 || (starting != null && starting == serving)
-                || (starting != null && starting.state != Generation.State.STARTING)) {
-            throw new IllegalStateException("invariant broken: " + startingCount + " starting, " + readyCount + " ready, " + generations);
+        boolean servingOk = serving == null || serving.state == Generation.State.READY || serving.state == Generation.State.DRAINING
+                || (serving.state == Generation.State.STARTING && serving.number == 1);
+        if (readyCount > 1 || !servingOk || (starting != null && (starting == serving || starting.state != Generation.State.STARTING))) {
+            throw new IllegalStateException("invariant broken: " + readyCount + " ready, serving " + serving + ", starting " + starting + ": "
+                    + generations);
         }
     }
 
