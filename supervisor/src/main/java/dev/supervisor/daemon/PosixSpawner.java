@@ -23,24 +23,27 @@ public final class PosixSpawner implements Spawner {
     static final String SHIM = "LISTEN_PID=$$; export LISTEN_PID; exec \"$0\" \"$@\"";
 
     private final OutputPump pump = OutputPump.start();
+    private final NotifySocket notify;
     /** Runs before COMMAND in the same process (setpriv: parent-death signal, --user); may be empty. */
     private final List<String> wrapper;
 
     /** Workers not reaped yet, for the {@link OrphanReaper} to leave alone. */
     private final Set<Integer> unreaped = ConcurrentHashMap.newKeySet();
 
-    public PosixSpawner(List<String> wrapper) {
+    public PosixSpawner(List<String> wrapper, NotifySocket notify) {
         this.wrapper = List.copyOf(wrapper);
+        this.notify = notify;
         OrphanReaper.startIfInit(unreaped::contains);
     }
 
     @Override
-    public Process spawn(Spec spec, Runnable onExit) {
+    public Process spawn(Spec spec, Runnable onExit, NotifySocket.Receiver onNotify) {
         int n = spec.listeners.size();
         int[] fds = new int[Wire.LISTEN_FDS_START + n];
         List<Integer> parentCopies = new ArrayList<>();
         int[] out = null;
         int[] err = null;
+        NotifySocket.Endpoint notifyEnd = null;
         try {
             // Sources sit at or above every target, so no dup2 in the child clobbers another's source.
             for (int i = 0; i < n; i++) {
@@ -58,14 +61,17 @@ public final class PosixSpawner implements Spawner {
             argv.addAll(spec.command);
             int pid;
             try {
-                pid = Posix.spawn(argv, spec.env, fds);
-            } catch (NativeException e) {
+                notifyEnd = notify.add(onNotify);
+                Map<String, String> env = new LinkedHashMap<>(spec.env);
+                env.put(Wire.NOTIFY_SOCKET, notifyEnd.path());
+                pid = Posix.spawn(argv, env, fds);
+            } catch (NativeException | IllegalStateException e) {
                 throw new SpawnException("cannot start " + spec.command.get(0) + ": " + e.getMessage());
             }
             unreaped.add(pid);
             String prefix = "[" + spec.generation + "." + spec.slot + " " + pid + "] ";
-            OutputPump.Stream stderr = new OutputPump.Stream(err[0], prefix, System.err, new ArrayDeque<>());
-            pump.add(new OutputPump.Stream(out[0], prefix, System.out, null));
+            OutputPump.Stream stderr = new OutputPump.Stream(err[0], prefix, OutputValve.STDERR, new ArrayDeque<>());
+            pump.add(new OutputPump.Stream(out[0], prefix, OutputValve.STDOUT, null));
             pump.add(stderr);
             out[0] = -1;
             err[0] = -1;
@@ -75,8 +81,13 @@ public final class PosixSpawner implements Spawner {
             } else {
                 onExit.run();
             }
-            return new PosixProcess(pid, stderr, unreaped);
+            PosixProcess p = new PosixProcess(pid, stderr, unreaped, notifyEnd);
+            notifyEnd = null;
+            return p;
         } finally {
+            if (notifyEnd != null) {
+                notifyEnd.close();
+            }
             for (int fd : parentCopies) {
                 Posix.close(fd);
             }
@@ -109,11 +120,13 @@ public final class PosixSpawner implements Spawner {
         private final int pid;
         private final OutputPump.Stream stderr;
         private final Set<Integer> unreaped;
+        private final NotifySocket.Endpoint notify;
 
-        PosixProcess(int pid, OutputPump.Stream stderr, Set<Integer> unreaped) {
+        PosixProcess(int pid, OutputPump.Stream stderr, Set<Integer> unreaped, NotifySocket.Endpoint notify) {
             this.pid = pid;
             this.stderr = stderr;
             this.unreaped = unreaped;
+            this.notify = notify;
         }
 
         @Override
@@ -136,6 +149,7 @@ public final class PosixSpawner implements Spawner {
         public int reap() {
             int status = Posix.reap(pid);
             unreaped.remove(pid);
+            notify.close();
             return status;
         }
 

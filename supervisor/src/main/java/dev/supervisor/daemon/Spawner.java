@@ -32,11 +32,13 @@ public interface Spawner {
 
     /**
      * Starts a worker. {@code onExit} runs once, on any thread, after the process has exited
-     * (it is not reaped yet: the supervisor thread calls {@link Process#reap}).
+     * (it is not reaped yet: the supervisor thread calls {@link Process#reap}). {@code onNotify}
+     * gets, on any thread, every sd_notify message sent to this worker's own NOTIFY_SOCKET (by
+     * the worker or any process it started), until it is reaped.
      *
      * @throws SpawnException when the process could not be started
      */
-    Process spawn(Spec spec, Runnable onExit);
+    Process spawn(Spec spec, Runnable onExit, NotifySocket.Receiver onNotify);
 
     /** A started worker process. Only the supervisor thread calls these. */
     interface Process {
@@ -48,7 +50,7 @@ public interface Spawner {
         /** SIGKILL to the worker's whole process group, so no child keeps a listener. */
         void killGroup();
 
-        /** Reaps the exited process and returns its wait status (see {@link ExitStatus}). */
+        /** Reaps the exited process and returns its wait status (see {@link ExitStatus}); its NOTIFY_SOCKET closes. */
         int reap();
 
         /** The last lines the process wrote to stderr, oldest first. */

@@ -48,6 +48,8 @@ public final class Supervisor {
     private final BlockingQueue<Runnable> events = new LinkedBlockingQueue<>();
     private final PriorityQueue<Timer> timers = new PriorityQueue<>();
     private final long startedNanos = System.nanoTime();
+    /** How often the listeners are checked for one a worker shut down. */
+    private static final Duration LISTENER_CHECK = Duration.ofSeconds(1);
     private long timerSeq;
 
     private Config config;
@@ -105,26 +107,6 @@ public final class Supervisor {
 
     public void status(Consumer<ObjectNode> answer) {
         post(() -> answer.accept(statusJson()));
-    }
-
-    /**
-     * An sd_notify datagram from process {@code ancestry[0]} whose parent chain follows, so a
-     * worker's own children (gunicorn's) are attributed to it.
-     */
-    public void notify(long[] ancestry, String message) {
-        long received = System.nanoTime();
-        post(() -> onNotify(findWorker(ancestry), message, received));
-    }
-
-    /**
-     * An sd_notify datagram from process {@code pid}, read at {@code receivedNanos}. The parent
-     * chain (/proc reads) is looked up only when the sender is not a worker itself.
-     */
-    public void notify(long pid, String message, long receivedNanos) {
-        post(() -> {
-            Worker w = findWorker(new long[] {pid});
-            onNotify(w != null ? w : findWorker(NotifySocket.ancestry(pid)), message, receivedNanos);
-        });
     }
 
     /**
@@ -226,6 +208,7 @@ public final class Supervisor {
     // ---- generations ----
 
     private void startFirst(List<Listener> bound) {
+        after(LISTENER_CHECK, this::watchListeners);
         Generation g = newGeneration(config, bound);
         serving = g;
         log.info("starting " + g + ": " + config.workers + " x " + String.join(" ", config.command));
@@ -253,6 +236,7 @@ public final class Supervisor {
         manager.accept(Wire.RELOADING + "\n" + SystemdNotifier.monotonicUsec());
         Config next;
         List<Listener> bound;
+        checkListeners(); // a socket a worker shut down is replaced by this reload
         try {
             next = configSource.get();
             bound = listeners.acquire(next.listeners);
@@ -293,7 +277,8 @@ public final class Supervisor {
         long spawned = System.nanoTime();
         try {
             // The exit hook fires on another thread; the loop handles it after this event, when self is set.
-            p = spawner.spawn(spec(g, slot), () -> post(() -> onExit(self[0])));
+            p = spawner.spawn(spec(g, slot), () -> post(() -> onExit(self[0])),
+                    (text, received, sender) -> post(() -> onNotify(self[0], text, received, sender)));
         } catch (Spawner.SpawnException e) {
             onSpawnFailure(g, slot, backoff, e.getMessage());
             return;
@@ -562,16 +547,40 @@ public final class Supervisor {
         }
     }
 
+    // ---- listeners ----
+
+    private void watchListeners() {
+        checkListeners();
+        if (!finished) {
+            after(LISTENER_CHECK, this::watchListeners);
+        }
+    }
+
+    /** Logs each listener a worker shut down, with the generations that held it then. */
+    private void checkListeners() {
+        for (Listener l : listeners.shutDown()) {
+            List<String> holders = new ArrayList<>();
+            for (Generation g : generations) {
+                if (g.listeners.stream().anyMatch(x -> x.socket == l.socket)) {
+                    holders.add(g.toString());
+                }
+            }
+            l.socket.shutDownBy = String.join(", ", holders);
+            log.info("listener " + l + " stopped accepting: a worker of " + l.socket.shutDownBy
+                    + " shut it down; the next reload gets a fresh socket on " + l.address());
+        }
+    }
+
     // ---- notify ----
 
-    private void onNotify(Worker w, String message, long receivedNanos) {
-        if (w == null) {
-            return;
-        }
+    /** A message on {@code w}'s own NOTIFY_SOCKET, from {@code sender} (w, or a process it started). */
+    private void onNotify(Worker w, String message, long receivedNanos, long sender) {
         for (String line : message.split("\n")) {
             if (line.equals(Wire.READY)) {
                 if (w.state == Worker.State.STARTING && w.generation.config.ready.isNotify()) {
                     markReady(w, receivedNanos);
+                } else if (w.state == Worker.State.EXITED) {
+                    log.info("READY=1 from pid " + sender + " on the socket of " + w + ", which has exited: ignored");
                 }
             } else if (line.startsWith(Wire.STATUS_PREFIX)) {
                 w.status = line.substring(Wire.STATUS_PREFIX.length());
@@ -606,7 +615,11 @@ public final class Supervisor {
         s.put("stopping", stopping);
         ArrayNode ls = s.putArray("listeners");
         for (Listener l : listeners.all()) {
-            ls.addObject().put("name", l.name()).put("address", l.address().toString()).put("bound", l.bound());
+            ObjectNode lj = ls.addObject().put("name", l.name()).put("address", l.address().toString()).put("bound", l.bound())
+                    .put("state", l.state().name());
+            if (l.shutDownBy() != null) {
+                lj.put("shut_down_by", l.shutDownBy());
+            }
         }
         ArrayNode gs = s.putArray("generations");
         for (Generation g : generations) {
