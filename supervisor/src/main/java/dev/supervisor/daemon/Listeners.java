@@ -41,17 +41,16 @@ final class Listeners {
     List<Listener> acquire(Map<String, Address> wanted) {
         List<Listener.Socket> fresh = new ArrayList<>();
         List<Listener.Socket> sockets = new ArrayList<>();
-        Map<String, String> seen = new LinkedHashMap<>(); // identity -> name, in wanted's order
+        Map<String, String> seen = new LinkedHashMap<>();
         try {
             for (Map.Entry<String, Address> e : wanted.entrySet()) {
-                String id = identity(e.getKey(), e.getValue());
-                String other = seen.put(id, e.getKey());
+                String other = seen.put(wantedKey(e.getKey(), e.getValue()), e.getKey());
                 if (other != null) {
                     throw new ListenerException("listeners " + other + " and " + e.getKey() + " are the same address " + e.getValue()
                             + ": name it once", false);
                 }
-                Listener.Socket s = open.get(id);
-                if (s == null || s.state == Listener.State.SHUT_DOWN) {
+                Listener.Socket s = find(e.getKey(), e.getValue());
+                if (s == null) {
                     s = binder.apply(e.getKey(), e.getValue()).socket;
                     fresh.add(s);
                 }
@@ -63,15 +62,17 @@ final class Listeners {
         }
         List<Listener> out = new ArrayList<>();
         int i = 0;
-        for (Map.Entry<String, String> e : seen.entrySet()) {
+        for (String name : wanted.keySet()) {
             Listener.Socket s = sockets.get(i++);
-            Listener.Socket replaced = open.put(e.getKey(), s);
-            if (replaced != null && replaced != s) {
-                retired.add(replaced); // shut down: the generations holding it keep it until they have gone
+            if (fresh.contains(s)) {
+                Listener.Socket replaced = open.put(boundKey(s), s);
+                if (replaced != null) {
+                    retired.add(replaced); // shut down: the generations holding it keep it until they have gone
+                }
             }
             s.users++;
-            s.name = e.getValue();
-            out.add(Listener.of(e.getValue(), s));
+            s.name = name;
+            out.add(Listener.of(name, s));
         }
         return out;
     }
@@ -81,13 +82,12 @@ final class Listeners {
         for (Listener l : used) {
             l.socket.users--;
         }
-        Set<String> named = new HashSet<>();
-        current.forEach((name, a) -> named.add(identity(name, a)));
+        Set<Listener.Socket> named = new HashSet<>();
+        current.forEach((name, a) -> named.add(find(name, a)));
         List<Listener> closed = new ArrayList<>();
-        for (Iterator<Map.Entry<String, Listener.Socket>> it = open.entrySet().iterator(); it.hasNext(); ) {
-            Map.Entry<String, Listener.Socket> e = it.next();
-            Listener.Socket s = e.getValue();
-            if (s.users <= 0 && !named.contains(e.getKey())) {
+        for (Iterator<Listener.Socket> it = open.values().iterator(); it.hasNext(); ) {
+            Listener.Socket s = it.next();
+            if (s.users <= 0 && !named.contains(s)) {
                 s.close();
                 it.remove();
                 closed.add(Listener.of(s.name, s));
@@ -102,6 +102,32 @@ final class Listeners {
             }
         }
         return closed;
+    }
+
+    /**
+     * The open, listening socket {@code name=a} means: the one bound to that address; for port 0
+     * (any free port), the one this name was bound with.
+     */
+    private Listener.Socket find(String name, Address a) {
+        Listener.Socket s;
+        if (a.kind() != Address.Kind.UNIX && a.port() == 0) {
+            s = open.values().stream().filter(x -> x.name.equals(name) && x.address.equals(a)).findFirst().orElse(null);
+        } else {
+            s = open.get(identity(a, a.port()));
+        }
+        return s == null || s.state == Listener.State.SHUT_DOWN ? null : s;
+    }
+
+    private static String wantedKey(String name, Address a) {
+        return a.kind() != Address.Kind.UNIX && a.port() == 0 ? name + "=" + a : identity(a, a.port());
+    }
+
+    /** The identity of a bound socket, with the port the kernel gave it. */
+    private static String boundKey(Listener.Socket s) {
+        if (s.address.kind() == Address.Kind.UNIX) {
+            return identity(s.address, 0);
+        }
+        return identity(s.address, Integer.parseInt(s.bound.substring(s.bound.lastIndexOf(':') + 1)));
     }
 
     /**
@@ -135,10 +161,10 @@ final class Listeners {
     }
 
     /**
-     * What a listener is bound to: the resolved address and port (a host name is resolved as
-     * bind resolves it), the absolute path of a unix socket; with port 0, also its name.
+     * What a listener is bound to: the resolved address (a host name resolved as bind resolves
+     * it) and {@code port}, or the absolute path of a unix socket.
      */
-    static String identity(String name, Address a) {
+    static String identity(Address a, int port) {
         if (a.kind() == Address.Kind.UNIX) {
             return "unix:" + Path.of(a.path()).toAbsolutePath().normalize();
         }
@@ -150,7 +176,6 @@ final class Listeners {
                 host = a.host(); // the bind will say what is wrong with it
             }
         }
-        String id = a.kind() + "://" + host + ":" + a.port();
-        return a.port() == 0 ? name + "=" + id : id;
+        return a.kind() + "://" + host + ":" + port;
     }
 }
