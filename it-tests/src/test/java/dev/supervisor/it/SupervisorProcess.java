@@ -67,6 +67,7 @@ final class SupervisorProcess implements AutoCloseable {
         private final List<String> command = new ArrayList<>();
         private final Map<String, String> env = new LinkedHashMap<>();
         private List<String> raw;
+        private boolean rawStdout;
         /** -Dit.supervisor.java.home runs every supervisor of the suite on that JDK; a test may still pick its own. */
         private Path javaHome = Optional.ofNullable(System.getProperty("it.supervisor.java.home")).filter(s -> !s.isEmpty())
                 .map(Path::of).orElse(null);
@@ -114,6 +115,12 @@ final class SupervisorProcess implements AutoCloseable {
             return this;
         }
 
+        /** The supervisor's stdout is not read: the test takes it as bytes, when it wants, from {@link #rawStdout}. */
+        Builder rawStdout() {
+            this.rawStdout = true;
+            return this;
+        }
+
         /** Exactly these arguments after {@code bin/supervisor}, for tests of bad input. */
         Builder rawArgs(String... args) {
             this.raw = List.of(args);
@@ -133,11 +140,11 @@ final class SupervisorProcess implements AutoCloseable {
                 args.add("--");
                 args.addAll(command);
             }
-            return new SupervisorProcess(args, env, javaHome, control);
+            return new SupervisorProcess(args, env, javaHome, control, rawStdout);
         }
     }
 
-    private SupervisorProcess(List<String> args, Map<String, String> env, Path javaHome, Path control) {
+    private SupervisorProcess(List<String> args, Map<String, String> env, Path javaHome, Path control, boolean rawStdout) {
         this.control = control;
         this.javaHome = javaHome;
         List<String> cmd = new ArrayList<>();
@@ -166,8 +173,17 @@ final class SupervisorProcess implements AutoCloseable {
                 }
             }
         });
-        pump(process.getInputStream(), Output.Stream.STDOUT, System.out);
+        if (rawStdout) {
+            output.ended(Output.Stream.STDOUT);
+        } else {
+            pump(process.getInputStream(), Output.Stream.STDOUT, System.out);
+        }
         pump(process.getErrorStream(), Output.Stream.STDERR, System.err);
+    }
+
+    /** The supervisor's stdout, unread so far (with {@link Builder#rawStdout}). */
+    InputStream rawStdout() {
+        return process.getInputStream();
     }
 
     /**

@@ -49,9 +49,14 @@ final class Listeners {
                     throw new ListenerException("listeners " + other + " and " + e.getKey() + " are the same address " + e.getValue()
                             + ": name it once", false);
                 }
-                Listener.Socket s = find(e.getKey(), e.getValue());
+                Listener.Socket s = find(e.getKey(), e.getValue(), Listener.State.LISTENING);
                 if (s == null) {
-                    s = binder.apply(e.getKey(), e.getValue()).socket;
+                    // A shut-down socket is replaced on the address it had, its port included.
+                    Listener.Socket dead = find(e.getKey(), e.getValue(), Listener.State.SHUT_DOWN);
+                    s = binder.apply(e.getKey(), dead == null ? e.getValue() : Address.parse(dead.bound)).socket;
+                    if (dead != null) {
+                        s = new Listener.Socket(e.getKey(), e.getValue(), s.fd, s.bound, s.inherited);
+                    }
                     fresh.add(s);
                 }
                 sockets.add(s);
@@ -83,7 +88,7 @@ final class Listeners {
             l.socket.users--;
         }
         Set<Listener.Socket> named = new HashSet<>();
-        current.forEach((name, a) -> named.add(find(name, a)));
+        current.forEach((name, a) -> named.add(find(name, a, Listener.State.LISTENING)));
         List<Listener> closed = new ArrayList<>();
         for (Iterator<Listener.Socket> it = open.values().iterator(); it.hasNext(); ) {
             Listener.Socket s = it.next();
@@ -105,17 +110,17 @@ final class Listeners {
     }
 
     /**
-     * The open, listening socket {@code name=a} means: the one bound to that address; for port 0
-     * (any free port), the one this name was bound with.
+     * The open socket in {@code state} that {@code name=a} means: the one bound to that address;
+     * for port 0 (any free port), the one this name was bound with.
      */
-    private Listener.Socket find(String name, Address a) {
+    private Listener.Socket find(String name, Address a, Listener.State state) {
         Listener.Socket s;
         if (a.kind() != Address.Kind.UNIX && a.port() == 0) {
             s = open.values().stream().filter(x -> x.name.equals(name) && x.address.equals(a)).findFirst().orElse(null);
         } else {
             s = open.get(identity(a, a.port()));
         }
-        return s == null || s.state == Listener.State.SHUT_DOWN ? null : s;
+        return s == null || s.state != state ? null : s;
     }
 
     private static String wantedKey(String name, Address a) {

@@ -567,7 +567,7 @@ public final class Supervisor {
             }
             l.socket.shutDownBy = String.join(", ", holders);
             log.info("listener " + l + " stopped accepting: a worker of " + l.socket.shutDownBy
-                    + " shut it down; the next reload gets a fresh socket on " + l.address());
+                    + " shut it down; the next reload gets a fresh socket on " + l.bound());
         }
     }
 
