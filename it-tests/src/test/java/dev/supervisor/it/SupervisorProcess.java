@@ -68,6 +68,7 @@ final class SupervisorProcess implements AutoCloseable {
         private final Map<String, String> env = new LinkedHashMap<>();
         private List<String> raw;
         private final List<String> launcher = new ArrayList<>();
+        private boolean rawStdout;
         /** -Dit.supervisor.java.home runs every supervisor of the suite on that JDK; a test may still pick its own. */
         private Path javaHome = Optional.ofNullable(System.getProperty("it.supervisor.java.home")).filter(s -> !s.isEmpty())
                 .map(Path::of).orElse(null);
@@ -121,6 +122,12 @@ final class SupervisorProcess implements AutoCloseable {
             return this;
         }
 
+        /** The supervisor's stdout is not read: the test takes it as bytes, when it wants, from {@link #rawStdout}. */
+        Builder rawStdout() {
+            this.rawStdout = true;
+            return this;
+        }
+
         /** Exactly these arguments after {@code bin/supervisor}, for tests of bad input. */
         Builder rawArgs(String... args) {
             this.raw = List.of(args);
@@ -140,11 +147,12 @@ final class SupervisorProcess implements AutoCloseable {
                 args.add("--");
                 args.addAll(command);
             }
-            return new SupervisorProcess(launcher, args, env, javaHome, control);
+            return new SupervisorProcess(launcher, args, env, javaHome, control, rawStdout);
         }
     }
 
-    private SupervisorProcess(List<String> launcher, List<String> args, Map<String, String> env, Path javaHome, Path control) {
+    private SupervisorProcess(List<String> launcher, List<String> args, Map<String, String> env, Path javaHome, Path control,
+            boolean rawStdout) {
         this.control = control;
         this.javaHome = javaHome;
         List<String> cmd = new ArrayList<>(launcher);
@@ -173,8 +181,17 @@ final class SupervisorProcess implements AutoCloseable {
                 }
             }
         });
-        pump(process.getInputStream(), Output.Stream.STDOUT, System.out);
+        if (rawStdout) {
+            output.ended(Output.Stream.STDOUT);
+        } else {
+            pump(process.getInputStream(), Output.Stream.STDOUT, System.out);
+        }
         pump(process.getErrorStream(), Output.Stream.STDERR, System.err);
+    }
+
+    /** The supervisor's stdout, unread so far (with {@link Builder#rawStdout}). */
+    InputStream rawStdout() {
+        return process.getInputStream();
     }
 
     /**

@@ -3,6 +3,7 @@ package dev.supervisor.cli;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -14,6 +15,7 @@ import dev.supervisor.daemon.Listener;
 import dev.supervisor.daemon.ListenerException;
 import dev.supervisor.daemon.Log;
 import dev.supervisor.daemon.NotifySocket;
+import dev.supervisor.daemon.OutputValve;
 import dev.supervisor.daemon.Posix;
 import dev.supervisor.daemon.PosixSpawner;
 import dev.supervisor.daemon.ProcessWrapper;
@@ -32,6 +34,7 @@ final class Daemon {
 
     private final RunOptions options;
     private final Config.Flags flags;
+    private static final Duration EXIT_FLUSH = Duration.ofSeconds(2);
     private final Log log = Log.STDERR;
 
     Daemon(RunOptions options, Config.Flags flags) {
@@ -40,6 +43,16 @@ final class Daemon {
     }
 
     int run() {
+        try {
+            return runDaemon();
+        } finally {
+            // What the valves still hold goes out, unless a reader that stopped reading keeps it.
+            OutputValve.STDOUT.flush(EXIT_FLUSH);
+            OutputValve.STDERR.flush(EXIT_FLUSH);
+        }
+    }
+
+    private int runDaemon() {
         Config config;
         List<String> wrapper;
         ProcessWrapper.User user;
@@ -49,17 +62,15 @@ final class Daemon {
             user = ProcessWrapper.resolve(options.user);
             wrapper = ProcessWrapper.build(user, log);
         } catch (IllegalArgumentException e) {
-            System.err.println("supervisor: " + e.getMessage());
+            log.info(e.getMessage());
             return Wire.EXIT_USAGE;
         }
         Path controlPath = ControlPath.resolve(options.control, System.getenv());
         if (controlPath.toString().getBytes().length >= Wire.SUN_PATH_MAX) {
-            System.err.println("supervisor: control socket path " + controlPath + " is longer than " + (Wire.SUN_PATH_MAX - 1) + " bytes");
+            log.info("control socket path " + controlPath + " is longer than " + (Wire.SUN_PATH_MAX - 1) + " bytes");
             return Wire.EXIT_USAGE;
         }
         Map<String, String> workerEnv = new LinkedHashMap<>();
-        Path notifyPath = controlPath.resolveSibling("notify-" + ProcessHandle.current().pid() + ".sock");
-        workerEnv.put(Wire.NOTIFY_SOCKET, notifyPath.toString());
         workerEnv.put(Wire.SUPERVISOR_SOCKET, controlPath.toString());
         workerEnv.put(Wire.JDK_JAVA_OPTIONS, JAVA_WORKER_OPTIONS);
 
@@ -68,7 +79,9 @@ final class Daemon {
         // is not parsed again (that took ~0.3 ms of a reload's CPU).
         Config fromFlags = config;
         Supplier<Config> configSource = options.config == null ? () -> fromFlags : () -> Config.load(options.config, flags);
-        Supervisor supervisor = new Supervisor(new PosixSpawner(wrapper, log), (name, address) -> {
+        // Each worker's own NOTIFY_SOCKET, beside the control socket: notify-PID-N.sock.
+        NotifySocket notify = NotifySocket.open(controlPath.toAbsolutePath().getParent(), "notify-" + ProcessHandle.current().pid(), user, log);
+        Supervisor supervisor = new Supervisor(new PosixSpawner(wrapper, notify, log), (name, address) -> {
             Integer fd = inherited.remove(name);
             return fd == null ? Sockets.bind(name, address) : Sockets.inherited(name, address, fd);
         }, configSource, System.getenv(), workerEnv, log);
@@ -80,19 +93,19 @@ final class Daemon {
         try {
             bound = supervisor.bind(config);
         } catch (ListenerException e) {
-            System.err.println("supervisor: " + e.getMessage());
+            log.info(e.getMessage());
+            notify.close();
             return e.unavailable() ? Wire.EXIT_UNAVAILABLE : Wire.EXIT_USAGE;
         }
         for (Listener l : bound) {
             log.info("listening " + l.name() + "=" + l.bound() + (l.inherited() ? " (inherited)" : ""));
         }
         ControlServer control;
-        NotifySocket notify;
         try {
             control = ControlServer.open(controlPath, user);
-            notify = NotifySocket.open(notifyPath, user);
         } catch (IOException | RuntimeException e) {
-            System.err.println("supervisor: " + e.getMessage());
+            log.info(e.getMessage());
+            notify.close();
             bound.forEach(Listener::close);
             return Wire.EXIT_UNAVAILABLE;
         }
@@ -100,7 +113,7 @@ final class Daemon {
             log.info("control socket " + controlPath);
             supervisor.onDrain(control::drained);
             control.start(supervisor);
-            notify.start(supervisor);
+            notify.start();
             // An ignored disposition we inherited (nohup, a shell's background job) would make the
             // JVM refuse these handlers: every one starts from the default.
             for (int sig : new int[] {Posix.SIGHUP, Posix.SIGINT, Posix.SIGTERM, Posix.SIGUSR1, Posix.SIGUSR2}) {

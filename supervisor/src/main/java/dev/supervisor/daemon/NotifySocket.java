@@ -6,15 +6,19 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
 
 import jnr.ffi.Pointer;
 
 /**
- * The supervisor's NOTIFY_SOCKET: an AF_UNIX datagram socket with SO_PASSCRED, so that the kernel
- * tells us the sender's pid and a message can be attributed to a worker, or to a worker's own
- * child (gunicorn's workers). One thread reads it and hands each message to the supervisor.
- * Owns its fd from {@link #open} until {@link #close}.
+ * The workers' NOTIFY_SOCKETs: one AF_UNIX datagram socket per worker, so that the socket a
+ * message arrives on says which worker spoke, even when the sender was a helper that has exited
+ * since (its pid then names no process). SO_PASSCRED tells the sender's uid: only the workers'
+ * user, ours and root count. One thread reads every socket; a socket is bound by {@link #add}
+ * (before its worker is spawned) and closed, after what is queued on it was read, by
+ * {@link Endpoint#close} (once its worker is reaped).
  */
 public final class NotifySocket implements AutoCloseable {
     private static final int MAX_MESSAGE = 4096;
@@ -23,25 +27,81 @@ public final class NotifySocket implements AutoCloseable {
     private static final int MSG_CMSG_CLOEXEC = 0x40000000;
     private static final int MAX_ANCESTRY = 8;
 
-    private final int fd;
-    private final Path path;
-    private final AtomicBoolean closed = new AtomicBoolean();
-
-    private NotifySocket(int fd, Path path) {
-        this.fd = fd;
-        this.path = path;
+    /** What a worker's socket received: the text, when it was read, and the sender's pid. */
+    public interface Receiver {
+        void message(String text, long receivedNanos, long senderPid);
     }
 
-    public Path path() {
-        return path;
+    /** One worker's socket; owns its fd until the reader thread closes it. */
+    public final class Endpoint {
+        final Path path;
+        final int fd;
+        final Receiver receiver;
+        private final AtomicBoolean closing = new AtomicBoolean();
+
+        private Endpoint(Path path, int fd, Receiver receiver) {
+            this.path = path;
+            this.fd = fd;
+            this.receiver = receiver;
+        }
+
+        /** NOTIFY_SOCKET for the worker. */
+        public String path() {
+            return path.toString();
+        }
+
+        /** Reads what is queued, then closes and unlinks the socket, on the reader thread. */
+        public void close() {
+            if (closing.compareAndSet(false, true)) {
+                closed.add(this);
+                wake();
+            }
+        }
+    }
+
+    private final Path dir;
+    private final String prefix;
+    private final int workerGid;
+    private final int workerUid;
+    private final int ownUid = Posix.libc().getuid();
+    private final Log log;
+    private final AtomicLong seq = new AtomicLong();
+    private final int[] wake = Posix.pipe();
+    private final ConcurrentLinkedQueue<Endpoint> added = new ConcurrentLinkedQueue<>();
+    private final ConcurrentLinkedQueue<Endpoint> closed = new ConcurrentLinkedQueue<>();
+    private final AtomicBoolean stopped = new AtomicBoolean();
+    /** The sockets being read; the reader thread's, and after it stopped {@link #close}'s. */
+    private final List<Endpoint> open = new ArrayList<>();
+    private Thread reader;
+
+    private NotifySocket(Path dir, String prefix, ProcessWrapper.User workers, Log log) {
+        this.dir = dir;
+        this.prefix = prefix;
+        boolean other = workers != null && workers.uid != ownUid;
+        this.workerGid = other ? workers.gid : -1;
+        this.workerUid = other ? workers.uid : ownUid;
+        this.log = log;
     }
 
     /**
-     * Binds {@code path}: mode 0600, or with {@code workers} (--user) 0620 of the workers' group,
-     * so that workers can send to it. Who sent what is told by the kernel (SCM_CREDENTIALS), and
-     * only a worker's or its descendants' messages count, so others in that group gain nothing.
+     * The sockets go in {@code dir} (the control socket's private directory) as
+     * {@code PREFIX-N.sock}: mode 0600, or with {@code workers} (--user) 0620 of the workers'
+     * group, so that workers can send to them.
      */
-    public static NotifySocket open(Path path, ProcessWrapper.User workers) {
+    public static NotifySocket open(Path dir, String prefix, ProcessWrapper.User workers, Log log) {
+        return new NotifySocket(dir, prefix, workers, log);
+    }
+
+    /** Starts the reader thread; sockets added before are read from then on. */
+    public void start() {
+        reader = new Thread(this::readLoop, "notify-socket");
+        reader.setDaemon(true);
+        reader.start();
+    }
+
+    /** Binds a new socket whose messages go to {@code receiver}. */
+    public Endpoint add(Receiver receiver) {
+        Path path = dir.resolve(prefix + "-" + seq.incrementAndGet() + ".sock");
         try {
             Files.deleteIfExists(path);
         } catch (IOException e) {
@@ -53,8 +113,7 @@ public final class NotifySocket implements AutoCloseable {
             byte[] sa = Posix.sockaddrUnix(path.toString());
             Posix.check(c.bind(fd, sa, sa.length), "bind(" + path + ")");
             Posix.check(c.setsockopt(fd, Posix.SOL_SOCKET, Posix.SO_PASSCRED, new int[] {1}, 4), "setsockopt(" + path + ", SO_PASSCRED)");
-            ControlDirectory.restrictNotifySocket(path, ControlDirectory.workerGid(workers, c.getuid()));
-            return new NotifySocket(fd, path);
+            ControlDirectory.restrictNotifySocket(path, workerGid);
         } catch (IOException e) {
             Posix.close(fd);
             throw new IllegalStateException("cannot set the mode of " + path + ": " + e.getMessage());
@@ -62,23 +121,82 @@ public final class NotifySocket implements AutoCloseable {
             Posix.close(fd);
             throw e;
         }
+        Endpoint ep = new Endpoint(path, fd, receiver);
+        added.add(ep);
+        wake();
+        return ep;
     }
 
-    /** Reads messages on a daemon thread until closed, passing each to {@code supervisor}. */
-    public void start(Supervisor supervisor) {
-        Thread t = new Thread(() -> readLoop(supervisor), "notify-socket");
-        t.setDaemon(true);
-        t.start();
+    private void wake() {
+        Posix.libc().write(wake[1], new byte[] {1}, 1);
     }
 
-    private void readLoop(Supervisor supervisor) {
+    private void readLoop() {
         Posix.LibC c = Posix.libc();
-        Pointer data = Posix.allocate(MAX_MESSAGE);
-        Pointer control = Posix.allocate(CONTROL_BYTES);
-        Pointer iov = Posix.allocate(16);
-        Pointer msg = Posix.allocate(56);
-        byte[] bytes = new byte[MAX_MESSAGE];
-        while (!closed.get()) {
+        Message m = new Message();
+        byte[] scratch = new byte[64];
+        while (!stopped.get()) {
+            for (Endpoint e; (e = added.poll()) != null; ) {
+                open.add(e);
+            }
+            for (Endpoint e; (e = closed.poll()) != null; ) {
+                while (receive(e, m, Posix.MSG_DONTWAIT)) {
+                    // what the worker sent before it was reaped still counts
+                }
+                open.remove(e);
+                release(e);
+            }
+            int n = open.size() + 1;
+            Pointer fds = Posix.allocate(8 * n);
+            fds.putInt(0, wake[0]);
+            fds.putShort(4, (short) Posix.POLLIN);
+            for (int i = 0; i < open.size(); i++) {
+                fds.putInt(8L * (i + 1), open.get(i).fd);
+                fds.putShort(8L * (i + 1) + 4, (short) Posix.POLLIN);
+            }
+            if (c.poll(fds, n, -1) < 0) {
+                continue; // EINTR
+            }
+            if (fds.getShort(6) != 0) {
+                c.read(wake[0], scratch, scratch.length);
+            }
+            for (int i = 0; i < open.size(); i++) {
+                if (fds.getShort(8L * (i + 1) + 6) != 0) {
+                    receive(open.get(i), m, Posix.MSG_DONTWAIT);
+                }
+            }
+        }
+    }
+
+    /** One datagram from {@code e}'s socket, if one is there; false when none was. */
+    private boolean receive(Endpoint e, Message m, int flags) {
+        long n = m.receive(e.fd, flags);
+        if (n < 0) {
+            return false;
+        }
+        long received = System.nanoTime();
+        String text = new String(m.bytes, 0, (int) n, StandardCharsets.UTF_8);
+        long[] cred = m.credentials();
+        if (cred == null || (cred[1] != workerUid && cred[1] != ownUid && cred[1] != 0)) {
+            log.info("ignored a notify message on " + e.path + " from "
+                    + (cred == null ? "a sender without credentials" : "pid " + cred[0] + " of uid " + cred[1])
+                    + " (only uid " + workerUid + (workerUid != ownUid ? ", " + ownUid : "") + " and root count): "
+                    + text.strip().replace('\n', ' '));
+            return true;
+        }
+        e.receiver.message(text, received, cred[0]);
+        return true;
+    }
+
+    /** recvmsg(2) buffers, reused for every datagram. */
+    private static final class Message {
+        final Pointer data = Posix.allocate(MAX_MESSAGE);
+        final Pointer control = Posix.allocate(CONTROL_BYTES);
+        final Pointer iov = Posix.allocate(16);
+        final Pointer msg = Posix.allocate(56);
+        final byte[] bytes = new byte[MAX_MESSAGE];
+
+        long receive(int fd, int flags) {
             iov.putPointer(0, data);
             iov.putLong(8, MAX_MESSAGE);
             msg.putLong(0, 0); // msg_name
@@ -88,44 +206,36 @@ public final class NotifySocket implements AutoCloseable {
             msg.putPointer(32, control);
             msg.putLong(40, CONTROL_BYTES);
             msg.putInt(48, 0);
-            long n = c.recvmsg(fd, msg, MSG_CMSG_CLOEXEC);
-            if (n < 0) {
-                if (closed.get()) {
-                    return;
-                }
-                continue; // EINTR, or a message too big for the buffer
+            long n = Posix.libc().recvmsg(fd, msg, flags | MSG_CMSG_CLOEXEC);
+            if (n >= 0) {
+                data.get(0, bytes, 0, (int) n);
             }
-            long received = System.nanoTime();
-            long pid = senderPid(control, msg.getLong(40));
-            if (pid <= 0) {
-                continue;
-            }
-            data.get(0, bytes, 0, (int) n);
-            supervisor.notify(pid, new String(bytes, 0, (int) n, StandardCharsets.UTF_8), received);
+            return n;
         }
-    }
 
-    /** The pid in SCM_CREDENTIALS; closes any fds a sender slipped in with SCM_RIGHTS. */
-    private static long senderPid(Pointer control, long controlLen) {
-        long pid = -1;
-        long off = 0;
-        while (off + 16 <= controlLen) {
-            long len = control.getLong(off);
-            int level = control.getInt(off + 8);
-            int type = control.getInt(off + 12);
-            if (len < 16) {
-                break;
-            }
-            if (level == Posix.SOL_SOCKET && type == Posix.SCM_CREDENTIALS) {
-                pid = control.getInt(off + 16);
-            } else if (level == Posix.SOL_SOCKET && type == SCM_RIGHTS) {
-                for (long p = off + 16; p + 4 <= off + len; p += 4) {
-                    Posix.close(control.getInt(p));
+        /** {pid, uid} from SCM_CREDENTIALS, or null; closes any fds a sender slipped in with SCM_RIGHTS. */
+        long[] credentials() {
+            long controlLen = msg.getLong(40);
+            long[] cred = null;
+            long off = 0;
+            while (off + 16 <= controlLen) {
+                long len = control.getLong(off);
+                int level = control.getInt(off + 8);
+                int type = control.getInt(off + 12);
+                if (len < 16) {
+                    break;
                 }
+                if (level == Posix.SOL_SOCKET && type == Posix.SCM_CREDENTIALS) {
+                    cred = new long[] {control.getInt(off + 16), Integer.toUnsignedLong(control.getInt(off + 20))};
+                } else if (level == Posix.SOL_SOCKET && type == SCM_RIGHTS) {
+                    for (long p = off + 16; p + 4 <= off + len; p += 4) {
+                        Posix.close(control.getInt(p));
+                    }
+                }
+                off += (len + 7) & ~7L;
             }
-            off += (len + 7) & ~7L;
+            return cred;
         }
-        return pid;
     }
 
     /** {@code pid}, its parent, its parent's parent ... as /proc says, at most 8 deep. */
@@ -149,17 +259,34 @@ public final class NotifySocket implements AutoCloseable {
         }
     }
 
+    /** Stops the reader; the sockets of workers still running are closed and unlinked. */
     @Override
     public void close() {
-        if (closed.compareAndSet(false, true)) {
-            // shutdown wakes the reader blocked in recvmsg; then the fd is ours to close
-            Posix.libc().shutdown(fd, 2);
-            Posix.close(fd);
+        if (stopped.compareAndSet(false, true)) {
+            wake();
             try {
-                Files.deleteIfExists(path);
-            } catch (IOException ignored) {
-                // left in a private directory; replaced by the next run
+                if (reader != null) {
+                    reader.join(2000);
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
             }
+            if (reader == null || !reader.isAlive()) {
+                open.addAll(added);
+                open.forEach(NotifySocket::release);
+                open.clear();
+                Posix.close(wake[0]);
+                Posix.close(wake[1]);
+            }
+        }
+    }
+
+    private static void release(Endpoint e) {
+        Posix.close(e.fd);
+        try {
+            Files.deleteIfExists(e.path);
+        } catch (IOException ignored) {
+            // left in the private directory; replaced by the next run
         }
     }
 }

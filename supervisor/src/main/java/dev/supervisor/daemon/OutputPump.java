@@ -1,7 +1,6 @@
 package dev.supervisor.daemon;
 
 import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -14,7 +13,9 @@ import jnr.ffi.Pointer;
 
 /**
  * Passes every worker's stdout and stderr through, line by line, with a {@code [gen.worker pid]}
- * prefix. One thread polls every pipe; it owns each read end from {@link #add} until EOF.
+ * prefix, as the bytes the worker wrote (whatever their encoding). One thread polls every pipe and
+ * hands each line to an {@link OutputValve}, which never blocks it; it owns each read end from
+ * {@link #add} until EOF.
  */
 final class OutputPump implements Runnable {
     static final int TAIL_LINES = 20;
@@ -23,15 +24,15 @@ final class OutputPump implements Runnable {
     /** One pipe's read end and what has been read of its current line. */
     static final class Stream {
         final int fd;
-        final String prefix;
-        final PrintStream sink;
+        final byte[] prefix;
+        final OutputValve sink;
         final ArrayDeque<String> tail; // null when no tail is kept; guarded by itself
         final CountDownLatch eof = new CountDownLatch(1);
         private final ByteArrayOutputStream line = new ByteArrayOutputStream();
 
-        Stream(int fd, String prefix, PrintStream sink, ArrayDeque<String> tail) {
+        Stream(int fd, String prefix, OutputValve sink, ArrayDeque<String> tail) {
             this.fd = fd;
-            this.prefix = prefix;
+            this.prefix = prefix.getBytes(StandardCharsets.UTF_8);
             this.sink = sink;
             this.tail = tail;
         }
@@ -67,15 +68,19 @@ final class OutputPump implements Runnable {
             if (line.size() == 0) {
                 return;
             }
-            String text = line.toString(StandardCharsets.UTF_8);
+            byte[] out = new byte[prefix.length + line.size() + 1];
+            System.arraycopy(prefix, 0, out, 0, prefix.length);
+            byte[] text = line.toByteArray();
             line.reset();
-            sink.println(prefix + text);
+            System.arraycopy(text, 0, out, prefix.length, text.length);
+            out[out.length - 1] = '\n';
+            sink.workerLine(out);
             if (tail != null) {
                 synchronized (tail) {
                     if (tail.size() == TAIL_LINES) {
                         tail.removeFirst();
                     }
-                    tail.addLast(text);
+                    tail.addLast(new String(text, StandardCharsets.UTF_8)); // for an error message: text
                 }
             }
         }

@@ -23,6 +23,7 @@ public final class PosixSpawner implements Spawner {
     static final String SHIM = "LISTEN_PID=$$; export LISTEN_PID; exec \"$0\" \"$@\"";
 
     private final OutputPump pump = OutputPump.start();
+    private final NotifySocket notify;
     /** Runs before COMMAND in the same process (setpriv: parent-death signal, --user); may be empty. */
     private final List<String> wrapper;
 
@@ -31,8 +32,9 @@ public final class PosixSpawner implements Spawner {
 
     private final ProcessTree trees;
 
-    public PosixSpawner(List<String> wrapper, Log log) {
+    public PosixSpawner(List<String> wrapper, NotifySocket notify, Log log) {
         this.wrapper = List.copyOf(wrapper);
+        this.notify = notify;
         this.trees = new ProcessTree(log);
         Posix.becomeSubreaper();
         OrphanReaper.startIfInit(unreaped::contains);
@@ -44,16 +46,17 @@ public final class PosixSpawner implements Spawner {
     }
 
     /**
-     * @throws SpawnException when a pipe, a dup or the spawn fails (EMFILE, ENFILE, EAGAIN,
-     *     ENOMEM, a missing program): nothing of the attempt is left open
+     * @throws SpawnException when a pipe, a dup, the worker's notify socket or the spawn fails
+     *     (EMFILE, ENFILE, EAGAIN, ENOMEM, a missing program): nothing of the attempt is left open
      */
     @Override
-    public Process spawn(Spec spec, Runnable onExit) {
+    public Process spawn(Spec spec, Runnable onExit, NotifySocket.Receiver onNotify) {
         int n = spec.listeners.size();
         int[] fds = new int[Wire.LISTEN_FDS_START + n];
         List<Integer> parentCopies = new ArrayList<>();
         int[] out = null;
         int[] err = null;
+        NotifySocket.Endpoint notifyEnd = null;
         try {
             // Sources sit at or above every target, so no dup2 in the child clobbers another's source.
             for (int i = 0; i < n; i++) {
@@ -69,12 +72,15 @@ public final class PosixSpawner implements Spawner {
             List<String> argv = new ArrayList<>(List.of("/bin/sh", "-c", SHIM));
             argv.addAll(wrapper);
             argv.addAll(spec.command);
-            int pid = Posix.spawn(argv, spec.env, fds);
+            notifyEnd = notify.add(onNotify);
+            Map<String, String> env = new LinkedHashMap<>(spec.env);
+            env.put(Wire.NOTIFY_SOCKET, notifyEnd.path());
+            int pid = Posix.spawn(argv, env, fds);
             unreaped.add(pid);
             ProcessTree.Member tree = trees.track(pid, spec.generation, spec.slot);
             String prefix = "[" + spec.generation + "." + spec.slot + " " + pid + "] ";
-            OutputPump.Stream stderr = new OutputPump.Stream(err[0], prefix, System.err, new ArrayDeque<>());
-            pump.add(new OutputPump.Stream(out[0], prefix, System.out, null));
+            OutputPump.Stream stderr = new OutputPump.Stream(err[0], prefix, OutputValve.STDERR, new ArrayDeque<>());
+            pump.add(new OutputPump.Stream(out[0], prefix, OutputValve.STDOUT, null));
             pump.add(stderr);
             out[0] = -1;
             err[0] = -1;
@@ -84,10 +90,15 @@ public final class PosixSpawner implements Spawner {
             } else {
                 onExit.run();
             }
-            return new PosixProcess(pid, stderr, tree);
-        } catch (NativeException e) {
+            PosixProcess p = new PosixProcess(pid, stderr, tree, notifyEnd);
+            notifyEnd = null;
+            return p;
+        } catch (NativeException | IllegalStateException e) {
             throw new SpawnException("cannot start " + spec.command.get(0) + ": " + e.getMessage());
         } finally {
+            if (notifyEnd != null) {
+                notifyEnd.close();
+            }
             for (int fd : parentCopies) {
                 Posix.close(fd);
             }
@@ -120,11 +131,13 @@ public final class PosixSpawner implements Spawner {
         private final int pid;
         private final OutputPump.Stream stderr;
         private final ProcessTree.Member tree;
+        private final NotifySocket.Endpoint notifyEnd;
 
-        PosixProcess(int pid, OutputPump.Stream stderr, ProcessTree.Member tree) {
+        PosixProcess(int pid, OutputPump.Stream stderr, ProcessTree.Member tree, NotifySocket.Endpoint notifyEnd) {
             this.pid = pid;
             this.stderr = stderr;
             this.tree = tree;
+            this.notifyEnd = notifyEnd;
         }
 
         @Override
@@ -149,6 +162,7 @@ public final class PosixSpawner implements Spawner {
             tree.rootReaped = true;
             // Its children are ours from the moment it exited: place them while we remember its tree.
             trees.refresh();
+            notifyEnd.close();
             return status;
         }
 

@@ -21,6 +21,7 @@ public final class Sockets {
     private Sockets() {}
 
     static final int BACKLOG = 4096;
+    private static final int SO_ACCEPTCONN = 30;
 
     /** A bound (and, for streams, listening) socket for {@code a}; the caller owns the fd. */
     public static Listener bind(String name, Address a) {
@@ -144,6 +145,20 @@ public final class Sockets {
         String local = localAddress(fd);
         String bound = local.startsWith("unix:") ? local : configured.kind() == Address.Kind.UDP ? "udp://" + local : "tcp://" + local;
         return new Listener(name, configured, fd, bound, true);
+    }
+
+    /**
+     * Whether stream socket {@code fd} still listens (SO_ACCEPTCONN): false once any process that
+     * holds a dup of it called shutdown(SHUT_RD) on it. An fd the kernel cannot tell about counts
+     * as listening: only a sure "no" retires a socket.
+     */
+    static boolean accepting(int fd) {
+        byte[] value = new byte[4];
+        IntByReference len = new IntByReference(4);
+        if (Posix.libc().getsockopt(fd, Posix.SOL_SOCKET, SO_ACCEPTCONN, value, len) != 0) {
+            return true;
+        }
+        return ByteBuffer.wrap(value).order(ByteOrder.nativeOrder()).getInt() != 0;
     }
 
     /** "127.0.0.1:8080", "[::]:8080" or "unix:/path" as getsockname(2) says. */

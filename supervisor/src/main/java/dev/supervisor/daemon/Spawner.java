@@ -32,11 +32,13 @@ public interface Spawner {
 
     /**
      * Starts a worker. {@code onExit} runs once, on any thread, after the process has exited
-     * (it is not reaped yet: the supervisor thread calls {@link Process#reap}).
+     * (it is not reaped yet: the supervisor thread calls {@link Process#reap}). {@code onNotify}
+     * gets, on any thread, every sd_notify message sent to this worker's own NOTIFY_SOCKET (by
+     * the worker or any process it started), until it is reaped.
      *
      * @throws SpawnException when the process could not be started
      */
-    Process spawn(Spec spec, Runnable onExit);
+    Process spawn(Spec spec, Runnable onExit, NotifySocket.Receiver onNotify);
 
     /**
      * Looks at every worker's process tree again: reaps the orphans of it that ended, finds new
@@ -54,7 +56,7 @@ public interface Spawner {
         /** SIGKILL to every process of the worker's tree, so no descendant keeps a listener. */
         void kill();
 
-        /** Reaps the exited worker process and returns its wait status (see {@link ExitStatus}). */
+        /** Reaps the exited worker process and returns its wait status (see {@link ExitStatus}); its NOTIFY_SOCKET closes. */
         int reap();
 
         /** True while any process of the worker's tree is left: the worker itself or a descendant, as last seen. */

@@ -55,6 +55,8 @@ public final class Supervisor implements Control {
     private LongSupplier clock = System::nanoTime;
     private Consumer<SupervisorEvent> observer = e -> {};
     private long startedNanos = System.nanoTime();
+    /** How often the listeners are checked for one a worker shut down. */
+    private static final Duration LISTENER_CHECK = Duration.ofSeconds(1);
     private long timerSeq;
 
     private Config config;
@@ -129,26 +131,6 @@ public final class Supervisor implements Control {
     @Override
     public void status(Consumer<ObjectNode> answer) {
         post(() -> answer.accept(statusJson()));
-    }
-
-    /**
-     * An sd_notify datagram from process {@code ancestry[0]} whose parent chain follows, so a
-     * worker's own children (gunicorn's) are attributed to it.
-     */
-    public void notify(long[] ancestry, String message) {
-        long received = clock.getAsLong();
-        post(() -> onNotify(findWorker(ancestry), message, received));
-    }
-
-    /**
-     * An sd_notify datagram from process {@code pid}, read at {@code receivedNanos}. The parent
-     * chain (/proc reads) is looked up only when the sender is not a worker itself.
-     */
-    public void notify(long pid, String message, long receivedNanos) {
-        post(() -> {
-            Worker w = findWorker(new long[] {pid});
-            onNotify(w != null ? w : findWorker(NotifySocket.ancestry(pid)), message, receivedNanos);
-        });
     }
 
     @Override
@@ -317,6 +299,7 @@ public final class Supervisor implements Control {
 
     private void startFirst(List<Listener> bound) {
         after(TREE_PERIOD, this::watchTrees);
+        after(LISTENER_CHECK, this::watchListeners);
         Generation g = newGeneration(config, bound);
         serving = g;
         log.info("starting " + g + ": " + config.workers + " x " + String.join(" ", config.command));
@@ -345,6 +328,7 @@ public final class Supervisor implements Control {
         manager.accept(Wire.RELOADING + "\n" + SystemdNotifier.monotonicUsec());
         Config next;
         List<Listener> bound;
+        checkListeners(); // a socket a worker shut down is replaced by this reload
         try {
             next = configSource.get();
             bound = listeners.acquire(next.listeners);
@@ -385,7 +369,8 @@ public final class Supervisor implements Control {
         long spawned = clock.getAsLong();
         try {
             // The exit hook fires on another thread; the loop handles it after this event, when self is set.
-            p = spawner.spawn(spec(g, slot), () -> post(() -> onExit(self[0])));
+            p = spawner.spawn(spec(g, slot), () -> post(() -> onExit(self[0])),
+                    (text, received, sender) -> post(() -> onNotify(self[0], text, received, sender)));
         } catch (Spawner.SpawnException e) {
             onSpawnFailure(g, slot, backoff, e.getMessage());
             return;
@@ -693,16 +678,40 @@ public final class Supervisor implements Control {
         }
     }
 
+    // ---- listeners ----
+
+    private void watchListeners() {
+        checkListeners();
+        if (!finished) {
+            after(LISTENER_CHECK, this::watchListeners);
+        }
+    }
+
+    /** Logs each listener a worker shut down, with the generations that held it then. */
+    private void checkListeners() {
+        for (Listener l : listeners.shutDown()) {
+            List<String> holders = new ArrayList<>();
+            for (Generation g : generations) {
+                if (g.listeners.stream().anyMatch(x -> x.socket == l.socket)) {
+                    holders.add(g.toString());
+                }
+            }
+            l.socket.shutDownBy = String.join(", ", holders);
+            log.info("listener " + l + " stopped accepting: a worker of " + l.socket.shutDownBy
+                    + " shut it down; the next reload gets a fresh socket on " + l.bound());
+        }
+    }
+
     // ---- notify ----
 
-    private void onNotify(Worker w, String message, long receivedNanos) {
-        if (w == null) {
-            return;
-        }
+    /** A message on {@code w}'s own NOTIFY_SOCKET, from {@code sender} (w, or a process it started). */
+    private void onNotify(Worker w, String message, long receivedNanos, long sender) {
         for (String line : message.split("\n")) {
             if (line.equals(Wire.READY)) {
                 if (w.state == Worker.State.STARTING && w.generation.config.ready.isNotify()) {
                     markReady(w, receivedNanos);
+                } else if (w.state == Worker.State.EXITED) {
+                    log.info("READY=1 from pid " + sender + " on the socket of " + w + ", which has exited: ignored");
                 }
             } else if (line.startsWith(Wire.STATUS_PREFIX)) {
                 w.status = line.substring(Wire.STATUS_PREFIX.length());
@@ -737,7 +746,11 @@ public final class Supervisor implements Control {
         s.put("stopping", stopping);
         ArrayNode ls = s.putArray("listeners");
         for (Listener l : listeners.all()) {
-            ls.addObject().put("name", l.name()).put("address", l.address().toString()).put("bound", l.bound());
+            ObjectNode lj = ls.addObject().put("name", l.name()).put("address", l.address().toString()).put("bound", l.bound())
+                    .put("state", l.state().name());
+            if (l.shutDownBy() != null) {
+                lj.put("shut_down_by", l.shutDownBy());
+            }
         }
         ArrayNode gs = s.putArray("generations");
         for (Generation g : generations) {

@@ -21,15 +21,22 @@ final class FakeSpawner implements Spawner {
         final int pid = nextPid.getAndIncrement();
         final Spec spec;
         final Runnable onExit;
+        final NotifySocket.Receiver onNotify;
         final List<Integer> signals = new CopyOnWriteArrayList<>();
         volatile Integer status;
         volatile boolean reaped;
         /** Processes of its tree besides itself that outlive it until KILLed. */
         volatile int descendants;
 
-        Fake(Spec spec, Runnable onExit) {
+        Fake(Spec spec, Runnable onExit, NotifySocket.Receiver onNotify) {
             this.spec = spec;
             this.onExit = onExit;
+            this.onNotify = onNotify;
+        }
+
+        /** {@code text} arrives on this worker's NOTIFY_SOCKET from process {@code sender}. */
+        void notify(String text, long sender) {
+            onNotify.message(text, System.nanoTime(), sender);
         }
 
         @Override
@@ -78,11 +85,11 @@ final class FakeSpawner implements Spawner {
     }
 
     @Override
-    public Process spawn(Spec spec, Runnable onExit) {
+    public Process spawn(Spec spec, Runnable onExit, NotifySocket.Receiver onNotify) {
         if (failSpawn != null) {
             throw new SpawnException(failSpawn);
         }
-        Fake f = new Fake(spec, onExit);
+        Fake f = new Fake(spec, onExit, onNotify);
         started.add(f);
         byPid.put(f.pid, f);
         return f;

@@ -84,7 +84,7 @@ class SupervisorTest {
     }
 
     private void ready(FakeSpawner.Fake f) {
-        supervisor.notify(new long[] {f.pid}, Wire.READY);
+        f.notify(Wire.READY, f.pid);
         step();
     }
 
@@ -307,13 +307,24 @@ class SupervisorTest {
     }
 
     @Test
-    void notifyFromAWorkersChildCountsForTheWorker() {
+    void notifyOnAWorkersSocketCountsForTheWorkerWhoeverSentIt() {
         start(config("notify", 1));
         FakeSpawner.Fake w = spawner.ofGeneration(1).get(0);
-        supervisor.notify(new long[] {99999, w.pid}, "STATUS=warming up\nREADY=1");
+        w.notify("STATUS=warming up\nREADY=1", 99999); // a helper of the worker, gone by now
         step();
         assertTrue(happened(Kind.GENERATION_READY, 1));
         assertEquals("warming up", status().path("generations").get(0).path("workers").get(0).path("status").asText());
+    }
+
+    @Test
+    void readyOnTheSocketOfAnExitedWorkerIsLogged() {
+        start(config("notify", 1));
+        FakeSpawner.Fake w = spawner.ofGeneration(1).get(0);
+        w.exit(ExitStatus.ofCode(1));
+        step();
+        w.notify(Wire.READY, 4242);
+        step();
+        assertTrue(log.contains("READY=1 from pid 4242 on the socket of worker 1.0 (pid " + w.pid + "), which has exited: ignored"), log.toString());
     }
 
     @Test
