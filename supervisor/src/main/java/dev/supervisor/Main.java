@@ -30,6 +30,8 @@ public final class Main implements Runnable {
 
     static CommandLine commandLine() {
         CommandLine cl = new CommandLine(new Main());
+        // A worker's "@file" argument is its own, not a picocli argument file to expand.
+        cl.setExpandAtFiles(false);
         // picocli asks this mapper about parse errors too (its exitCodeOnInvalidInput only applies without a mapper).
         cl.setExitCodeExceptionMapper(e -> e instanceof UsageError || e instanceof CommandLine.ParameterException ? Wire.EXIT_USAGE
                 : Wire.EXIT_SOFTWARE);

@@ -1,6 +1,7 @@
 package dev.supervisor.cli;
 
 import java.net.URISyntaxException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -33,7 +34,7 @@ public final class DemoCommand implements Callable<Integer> {
         cmd.add(ProcessHandle.current().info().command().orElse("java"));
         cmd.addAll(List.of("-XX:+UseSerialGC", "-Xmx32m", "-Xss256k", "-XX:TieredStopAtLevel=1", "-Xshare:auto",
                 "-cp", libraryPath(), "dev.supervisor.demo.DemoWorker"));
-        Config.Flags flags = options.flags(cmd);
+        Config.Flags flags = options.flags(cmd.stream().map(a -> a.getBytes(StandardCharsets.UTF_8)).toList());
         return new Daemon(options, flags).run();
     }
 

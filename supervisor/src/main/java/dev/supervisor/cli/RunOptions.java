@@ -45,7 +45,7 @@ public final class RunOptions {
     @Option(names = "--stdin-listener", paramLabel = "NAME", description = "also place listener NAME on the worker's fd 0 (inetd style)")
     String stdinListener;
 
-    Config.Flags flags(List<String> command) {
+    Config.Flags flags(List<byte[]> command) {
         Config.Flags f = new Config.Flags();
         f.listen = listen;
         f.command = command;

@@ -2,7 +2,6 @@ package dev.supervisor.daemon;
 
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 
 /**
  * One set of workers started together from one config: STARTING → READY → DRAINING → EXITED,
@@ -31,7 +30,7 @@ final class Generation {
     Timer readyTimer;
     Timer drainTimer;
     /** Every worker's environment but SUPERVISOR_WORKER; built by the first spawn. */
-    Map<String, String> env;
+    Environment env;
 
     Generation(int number, Config config, List<Listener> listeners, long startedNanos) {
         this.number = number;

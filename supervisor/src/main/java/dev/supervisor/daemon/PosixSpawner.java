@@ -1,8 +1,8 @@
 package dev.supervisor.daemon;
 
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -53,14 +53,19 @@ public final class PosixSpawner implements Spawner {
             err = Posix.pipe();
             fds[1] = out[1];
             fds[2] = err[1];
-            List<String> argv = new ArrayList<>(List.of("/bin/sh", "-c", SHIM));
-            argv.addAll(wrapper);
-            argv.addAll(spec.command);
+            List<byte[]> argv = new ArrayList<>();
+            for (String a : List.of("/bin/sh", "-c", SHIM)) {
+                argv.add(a.getBytes(StandardCharsets.UTF_8));
+            }
+            for (String a : wrapper) {
+                argv.add(a.getBytes(StandardCharsets.UTF_8));
+            }
+            argv.addAll(spec.argv);
             int pid;
             try {
-                pid = Posix.spawn(argv, spec.env, fds);
+                pid = Posix.spawn(argv, spec.env.entries(), fds);
             } catch (NativeException e) {
-                throw new SpawnException("cannot start " + spec.command.get(0) + ": " + e.getMessage());
+                throw new SpawnException("cannot start " + new String(spec.argv.get(0), StandardCharsets.UTF_8) + ": " + e.getMessage());
             }
             unreaped.add(pid);
             String prefix = "[" + spec.generation + "." + spec.slot + " " + pid + "] ";
@@ -95,14 +100,8 @@ public final class PosixSpawner implements Spawner {
      * The environment of a worker: the supervisor's own, without the socket-activation variables
      * it may have inherited itself, plus {@code extra}.
      */
-    static Map<String, String> workerEnvironment(Map<String, String> own, Map<String, String> extra) {
-        Map<String, String> env = new LinkedHashMap<>(own);
-        env.remove(Wire.LISTEN_FDS);
-        env.remove(Wire.LISTEN_PID);
-        env.remove(Wire.LISTEN_FDNAMES);
-        env.remove(Wire.NOTIFY_SOCKET);
-        env.putAll(extra);
-        return env;
+    static Environment workerEnvironment(Environment own, Map<String, String> extra) {
+        return own.without(List.of(Wire.LISTEN_FDS, Wire.LISTEN_PID, Wire.LISTEN_FDNAMES, Wire.NOTIFY_SOCKET)).with(extra);
     }
 
     private static final class PosixProcess implements Process {

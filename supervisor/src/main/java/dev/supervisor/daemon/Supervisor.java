@@ -38,7 +38,7 @@ public final class Supervisor {
     private final Spawner spawner;
     private final Listeners listeners;
     private final Supplier<Config> configSource;
-    private final Map<String, String> baseEnv;
+    private final Environment baseEnv;
     private final Map<String, String> supervisorEnv;
     private final Log log;
     /** sd_notify states for our own service manager (see {@link SystemdNotifier}). */
@@ -68,7 +68,7 @@ public final class Supervisor {
      *     SUPERVISOR_SOCKET, JDK_JAVA_OPTIONS, ...)
      */
     public Supervisor(Spawner spawner, BiFunction<String, Address, Listener> binder, Supplier<Config> configSource,
-            Map<String, String> baseEnv, Map<String, String> supervisorEnv, Log log) {
+            Environment baseEnv, Map<String, String> supervisorEnv, Log log) {
         this.spawner = spawner;
         this.listeners = new Listeners(binder);
         this.configSource = configSource;
@@ -322,24 +322,17 @@ public final class Supervisor {
             // The same for every worker of the generation but SUPERVISOR_WORKER: built once, not
             // once per worker.
             Map<String, String> extra = new LinkedHashMap<>(supervisorEnv);
+            String opts = extra.remove(Wire.JDK_JAVA_OPTIONS);
             extra.putAll(ListenFds.environment(names));
             extra.put(Wire.SUPERVISOR_GENERATION, Integer.toString(g.number));
-            extra.put(Wire.SUPERVISOR_WORKER, "");
             extra.put(Wire.SUPERVISOR_DRAIN_SIGNAL, Signals.shortName(g.config.drainSignal));
             extra.putAll(g.config.env);
-            String opts = supervisorEnv.get(Wire.JDK_JAVA_OPTIONS);
-            if (opts != null) {
-                String own = baseEnv.get(Wire.JDK_JAVA_OPTIONS);
-                extra.put(Wire.JDK_JAVA_OPTIONS, own == null || own.isBlank() ? opts : own + " " + opts);
-            }
-            g.env = PosixSpawner.workerEnvironment(baseEnv, extra);
+            Environment env = PosixSpawner.workerEnvironment(baseEnv, extra);
+            g.env = opts == null ? env : env.appending(Wire.JDK_JAVA_OPTIONS, opts);
         }
-        Map<String, String> env = new LinkedHashMap<>(g.env);
-        if (!g.config.env.containsKey(Wire.SUPERVISOR_WORKER)) {
-            env.put(Wire.SUPERVISOR_WORKER, Integer.toString(slot));
-        }
+        Environment env = g.env.with(Map.of(Wire.SUPERVISOR_WORKER, Integer.toString(slot)));
         int stdin = g.config.stdinListener == null ? -1 : names.indexOf(g.config.stdinListener);
-        return new Spawner.Spec(g.config.command, env, g.listeners, stdin, g.number, slot);
+        return new Spawner.Spec(g.config.argv(), env, g.listeners, stdin, g.number, slot);
     }
 
     private void onSpawnFailure(Generation g, int slot, Backoff backoff, String message) {

@@ -34,7 +34,7 @@ class SupervisorTest {
     private static Config config(String ready, int workers, String... extra) {
         Config.Flags f = new Config.Flags();
         f.listen = List.of("web=127.0.0.1:0");
-        f.command = List.of("worker");
+        f.command = List.of("worker".getBytes(java.nio.charset.StandardCharsets.UTF_8));
         f.workers = workers;
         f.ready = ready;
         f.drainTimeout = "300ms";
@@ -51,7 +51,7 @@ class SupervisorTest {
 
     private void start(Config first) {
         config.set(first);
-        supervisor = new Supervisor(spawner, (name, a) -> new Listener(name, a, -1, a.toString()), config::get, Map.of("PATH", "/bin"),
+        supervisor = new Supervisor(spawner, (name, a) -> new Listener(name, a, -1, a.toString()), config::get, Environment.of(Map.of("PATH", "/bin")),
                 Map.of(Wire.NOTIFY_SOCKET, "/n"), log::add);
         List<Listener> bound = supervisor.bind(first);
         exit = CompletableFuture.supplyAsync(() -> supervisor.run(bound));
@@ -107,7 +107,7 @@ class SupervisorTest {
         List<FakeSpawner.Fake> g1 = spawner.ofGeneration(1);
         assertEquals(3, g1.size());
         for (int i = 0; i < 3; i++) {
-            Map<String, String> env = g1.get(i).spec.env;
+            Environment env = g1.get(i).spec.env;
             assertEquals("1", env.get(Wire.LISTEN_FDS));
             assertEquals("web", env.get(Wire.LISTEN_FDNAMES));
             assertEquals("1", env.get(Wire.SUPERVISOR_GENERATION));
