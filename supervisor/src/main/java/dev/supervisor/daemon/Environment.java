@@ -26,10 +26,15 @@ public final class Environment {
     /** This process's environment from /proc/self/environ; the JVM's decoded one when /proc cannot be read. */
     public static Environment current() {
         try {
-            return new Environment(splitNul(Files.readAllBytes(Path.of("/proc/self/environ"))));
+            return ofEntries(splitNul(Files.readAllBytes(Path.of("/proc/self/environ"))));
         } catch (IOException e) {
             return of(System.getenv());
         }
+    }
+
+    /** These NAME=value entries, as /proc/PID/environ holds them. */
+    static Environment ofEntries(List<byte[]> entries) {
+        return new Environment(entries.stream().map(byte[]::clone).toList());
     }
 
     /** {@code vars} encoded as UTF-8. */
