@@ -1,8 +1,10 @@
 package dev.supervisor.cli;
 
 import java.io.IOException;
+import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
+import java.nio.channels.AsynchronousCloseException;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -14,6 +16,8 @@ import java.io.ByteArrayOutputStream;
 
 import com.fasterxml.jackson.databind.JsonNode;
 
+import dev.supervisor.daemon.Durations;
+import dev.supervisor.daemon.IoErrors;
 import dev.supervisor.protocol.Message;
 
 /** One request, one answer over the control socket; the JDK's AF_UNIX channel only, no native code. */
@@ -29,13 +33,20 @@ final class ControlClient {
         }
     }
 
-    static JsonNode call(Path path, String cmd, Duration timeout) throws NoSupervisor, IOException {
-        SocketChannel ch;
-        try {
-            ch = SocketChannel.open(UnixDomainSocketAddress.of(path));
-        } catch (IOException e) {
-            throw new NoSupervisor("no supervisor answers at " + path + " (" + e.getMessage() + ")");
+    /**
+     * A supervisor took the connection but did not answer in time (stopped, hung, or a reload
+     * that takes longer): the request may still take effect.
+     */
+    static final class NoAnswer extends Exception {
+        private static final long serialVersionUID = 1L;
+
+        NoAnswer(String message) {
+            super(message);
         }
+    }
+
+    static JsonNode call(Path path, String cmd, Duration timeout) throws NoSupervisor, NoAnswer, IOException {
+        SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX);
         ScheduledExecutorService watchdog = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "timeout");
             t.setDaemon(true);
@@ -49,6 +60,15 @@ final class ControlClient {
                     // the reader sees the close
                 }
             }, timeout.toMillis(), TimeUnit.MILLISECONDS);
+            try {
+                // connect waits while the socket's backlog is full (a stopped supervisor): the watchdog ends that too
+                ch.connect(UnixDomainSocketAddress.of(path));
+            } catch (AsynchronousCloseException e) {
+                throw new NoSupervisor("no answer from the supervisor at " + path + " within " + Durations.format(timeout)
+                        + ": it took no connection (stopped or hung?)");
+            } catch (IOException e) {
+                throw new NoSupervisor("no supervisor answers at " + path + " (" + reason(e) + ")");
+            }
             ch.write(ByteBuffer.wrap((Message.request(cmd) + "\n").getBytes(StandardCharsets.UTF_8)));
             ByteArrayOutputStream line = new ByteArrayOutputStream();
             ByteBuffer buf = ByteBuffer.allocate(8192);
@@ -58,10 +78,10 @@ final class ControlClient {
                 try {
                     n = ch.read(buf);
                 } catch (IOException e) {
-                    throw new IOException("no answer from " + path + " within " + timeout.toSeconds() + " s");
+                    throw new NoAnswer("no answer from the supervisor at " + path + " within " + Durations.format(timeout));
                 }
                 if (n < 0) {
-                    throw new IOException("the supervisor at " + path + " closed the connection without an answer");
+                    throw new NoAnswer("the supervisor at " + path + " closed the connection without an answer");
                 }
                 for (int i = 0; i < n; i++) {
                     byte b = buf.get(i);
@@ -74,5 +94,11 @@ final class ControlClient {
         } finally {
             watchdog.shutdownNow();
         }
+    }
+
+    /** "Connection refused", "No such file or directory": the JDK's message, without its class name. */
+    private static String reason(IOException e) {
+        String m = e.getMessage();
+        return m == null ? IoErrors.describe(e) : m;
     }
 }

@@ -3,6 +3,7 @@ package dev.supervisor.cli;
 import java.io.IOException;
 import java.nio.charset.Charset;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -14,6 +15,7 @@ import java.util.function.Supplier;
 import dev.supervisor.daemon.Config;
 import dev.supervisor.daemon.ControlServer;
 import dev.supervisor.daemon.Environment;
+import dev.supervisor.daemon.IoErrors;
 import dev.supervisor.daemon.Listener;
 import dev.supervisor.daemon.ListenerException;
 import dev.supervisor.daemon.Log;
@@ -96,9 +98,12 @@ final class Daemon {
             control = ControlServer.open(controlPath, user);
             notify = NotifySocket.open(notifyPath, user);
         } catch (IOException | RuntimeException e) {
-            System.err.println("supervisor: " + e.getMessage());
+            System.err.println("supervisor: " + (e instanceof FileSystemException
+                    ? "cannot set up the control socket at " + controlPath + ": " + ((FileSystemException) e).getFile() + ": "
+                            + IoErrors.describe((IOException) e)
+                    : e.getMessage()));
             bound.forEach(Listener::close);
-            return Wire.EXIT_UNAVAILABLE;
+            return e instanceof ListenerException && !((ListenerException) e).unavailable() ? Wire.EXIT_USAGE : Wire.EXIT_UNAVAILABLE;
         }
         try (control; notify) {
             log.info("control socket " + controlPath);
@@ -181,7 +186,7 @@ final class Daemon {
             try {
                 Files.writeString(options.pidFile, ProcessHandle.current().pid() + "\n");
             } catch (IOException e) {
-                log.info("cannot write pid file " + options.pidFile + ": " + e.getMessage());
+                log.info("cannot write pid file " + options.pidFile + ": " + IoErrors.describe(e));
             }
         }
     }

@@ -36,6 +36,11 @@ public final class ReloadCommand implements Callable<Integer> {
         } catch (ControlClient.NoSupervisor e) {
             System.err.println("supervisor: " + e.getMessage());
             return Wire.EXIT_NO_SUPERVISOR;
+        } catch (ControlClient.NoAnswer e) {
+            // Not 2: a supervisor is there and may still run the reload.
+            System.err.println("supervisor: reload failed: " + e.getMessage() + "; the reload may still happen: 'supervisor status' shows"
+                    + " which generation serves");
+            return Wire.EXIT_RELOAD_FAILED;
         }
         if (answer.path(Message.OK).asBoolean()) {
             System.out.println("generation " + answer.path("generation").asInt() + " serves");

@@ -24,7 +24,7 @@ public final class StatusCommand implements Callable<Integer> {
         JsonNode answer;
         try {
             answer = ControlClient.call(client.path(), Message.STATUS, Duration.ofSeconds(10));
-        } catch (ControlClient.NoSupervisor e) {
+        } catch (ControlClient.NoSupervisor | ControlClient.NoAnswer e) {
             System.err.println("supervisor: " + e.getMessage());
             return Wire.EXIT_NO_SUPERVISOR;
         }

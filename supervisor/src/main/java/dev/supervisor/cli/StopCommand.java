@@ -20,6 +20,10 @@ public final class StopCommand implements Callable<Integer> {
         } catch (ControlClient.NoSupervisor e) {
             System.err.println("supervisor: " + e.getMessage());
             return Wire.EXIT_NO_SUPERVISOR;
+        } catch (ControlClient.NoAnswer e) {
+            System.err.println("supervisor: " + e.getMessage() + "; the stop request was sent: the supervisor stops when it reads it"
+                    + " (if it resumes); kill -TERM its pid to be sure");
+            return Wire.EXIT_NO_SUPERVISOR;
         }
         return Wire.EXIT_OK;
     }

@@ -106,6 +106,11 @@ public final class ControlServer implements AutoCloseable {
         Path dir = path.toAbsolutePath().getParent();
         privateDirectory(dir, uid, workerGid);
         if (Files.exists(path, LinkOption.NOFOLLOW_LINKS)) {
+            if (!Files.readAttributes(path, PosixFileAttributes.class, LinkOption.NOFOLLOW_LINKS).isOther()) {
+                // Only a socket is ours to replace: a file there is someone's, left as it is.
+                throw new ListenerException("control socket path " + path + " exists and is not a socket: choose another --control, "
+                        + "or remove it", false);
+            }
             try (SocketChannel probe = SocketChannel.open(UnixDomainSocketAddress.of(path))) {
                 throw new ListenerException("control socket " + path + " is in use by another supervisor", true);
             } catch (IOException stale) {

@@ -1,6 +1,8 @@
 package dev.supervisor.daemon;
 
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
@@ -53,8 +55,9 @@ public final class PosixSpawner implements Spawner {
             err = Posix.pipe();
             fds[1] = out[1];
             fds[2] = err[1];
+            List<byte[]> env = spec.env.entries();
             List<byte[]> argv = new ArrayList<>();
-            for (String a : List.of("/bin/sh", "-c", SHIM)) {
+            for (String a : List.of(shell(env), "-c", SHIM)) {
                 argv.add(a.getBytes(StandardCharsets.UTF_8));
             }
             for (String a : wrapper) {
@@ -63,7 +66,7 @@ public final class PosixSpawner implements Spawner {
             argv.addAll(spec.argv);
             int pid;
             try {
-                pid = Posix.spawn(argv, spec.env.entries(), fds);
+                pid = Posix.spawn(argv, env, fds);
             } catch (NativeException e) {
                 throw new SpawnException("cannot start " + new String(spec.argv.get(0), StandardCharsets.UTF_8) + ": " + e.getMessage());
             }
@@ -94,6 +97,35 @@ public final class PosixSpawner implements Spawner {
                 }
             }
         }
+    }
+
+    /**
+     * The shell of the shim: /bin/sh, unless the environment has a variable whose name is not a
+     * shell identifier (not ASCII, or "A-B"), which dash leaves out of the environment it execs
+     * with; bash passes those through, and it is on every Debian system.
+     */
+    static String shell(List<byte[]> env) {
+        for (byte[] e : env) {
+            if (!shellName(e) && Files.isExecutable(BASH)) {
+                return BASH.toString();
+            }
+        }
+        return "/bin/sh";
+    }
+
+    private static final Path BASH = Path.of("/bin/bash");
+
+    /** Whether the name of entry {@code e} (NAME=value) is [A-Za-z_][A-Za-z0-9_]*. */
+    private static boolean shellName(byte[] e) {
+        int i = 0;
+        for (; i < e.length && e[i] != '='; i++) {
+            byte b = e[i];
+            boolean letter = (b >= 'A' && b <= 'Z') || (b >= 'a' && b <= 'z') || b == '_';
+            if (!letter && !(i > 0 && b >= '0' && b <= '9')) {
+                return false;
+            }
+        }
+        return i > 0 && i < e.length;
     }
 
     /**
