@@ -65,7 +65,7 @@ class PackagingIT {
         Path top = extractTarball();
         assertTrue(Files.isExecutable(top.resolve("bin/supervisor")), "bin/supervisor is executable");
         for (String part : List.of("lib/supervisor.classlist", "systemd/supervisor@.service", "systemd/supervisor@.socket",
-                "share/man/man1/supervisor.1", "share/bash-completion/completions/supervisor", "share/doc/supervisor/README.md",
+                "share/man/man1/supervisor.1socket", "share/bash-completion/completions/supervisor", "share/doc/supervisor/README.md",
                 "share/doc/supervisor/DESIGN.md")) {
             assertTrue(Files.isRegularFile(top.resolve(part)), part + " is in the tarball");
         }
@@ -322,8 +322,8 @@ class PackagingIT {
 
     @Test
     void manPageListsEveryCommand() throws IOException {
-        String man = Files.readString(dist.resolve("share/man/man1/supervisor.1"));
-        assertTrue(man.contains(".TH SUPERVISOR 1 "), "a section 1 man page");
+        String man = Files.readString(dist.resolve("share/man/man1/supervisor.1socket"));
+        assertTrue(man.contains(".TH SUPERVISOR 1socket "), "a section 1 man page, named apart from supervisord's supervisor(1)");
         for (String command : List.of("run", "reload", "status", "stop", "demo")) {
             assertTrue(man.contains(".SS " + command + "\n"), "documents " + command);
         }
@@ -351,7 +351,7 @@ class PackagingIT {
         assertEquals(version.replace("-SNAPSHOT", "~SNAPSHOT"), control.get("Version"));
         assertEquals("default-jre-headless (>= 2:1.17) | java17-runtime-headless | java-runtime-headless (>= 17)", control.get("Depends"),
                 "a Java 17+ runtime, as Debian 12 names it");
-        assertEquals("supervisor", control.get("Conflicts"), "supervisord's package also ships supervisor(1)");
+        assertEquals(null, control.get("Conflicts"), "co-installable with Debian's supervisor (supervisord)");
 
         Result contents = run(tmp, Map.of(), "dpkg-deb", "--contents", deb.toString());
         assertEquals(0, contents.code, "dpkg-deb --contents" + contents);
@@ -361,7 +361,7 @@ class PackagingIT {
                 "./usr/share/supervisor/lib/supervisor-" + version + ".jar", "./usr/share/supervisor/lib/supervisor-protocol-" + version + ".jar",
                 "./usr/share/supervisor/lib/supervisor.classlist", "./lib/systemd/system/supervisor@.service",
                 "./lib/systemd/system/supervisor@.socket", "./usr/share/bash-completion/completions/supervisor",
-                "./usr/share/man/man1/supervisor.1.gz", "./usr/share/doc/socket-supervisor/README.md",
+                "./usr/share/man/man1/supervisor.1socket.gz", "./usr/share/doc/socket-supervisor/README.md",
                 "./usr/share/doc/socket-supervisor/DESIGN.md", "./usr/share/doc/socket-supervisor/examples/web.json")) {
             assertTrue(paths.contains(path), "the .deb has " + path + contents);
         }
