@@ -13,7 +13,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-@Command(name = "demo", mixinStandardHelpOptions = true, description = {"Run the bundled demo HTTP worker under supervisor on 127.0.0.1:PORT, for a first look:",
+@Command(name = "demo", mixinStandardHelpOptions = true, description = {"Run the bundled demo HTTP worker on 127.0.0.1:PORT, for a first look.",
         "curl it, then run 'supervisor reload' and watch the generation change."})
 public final class DemoCommand implements Callable<Integer> {
     @Option(names = "--port", paramLabel = "N", defaultValue = "8080", description = "port on 127.0.0.1 (default ${DEFAULT-VALUE}; 0 = any free one)")

@@ -1,6 +1,7 @@
 package dev.supervisor.daemon;
 
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 
@@ -17,6 +18,11 @@ public final class Signals {
         for (int i = 0; i < names.length; i++) {
             NUMBERS.put(names[i], numbers[i]);
         }
+    }
+
+    /** The names taken, by number. */
+    public static List<String> names() {
+        return List.copyOf(NUMBERS.keySet());
     }
 
     /** "TERM", "SIGTERM", "term" or "15" to 15. */

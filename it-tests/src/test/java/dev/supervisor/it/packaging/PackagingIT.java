@@ -321,6 +321,30 @@ class PackagingIT {
     }
 
     @Test
+    void bashCompletionOffersTheReadyModesAndSignals() throws Exception {
+        Path script = dist.resolve("share/bash-completion/completions/supervisor");
+        for (String[] c : new String[][] {{"--ready", "notify"}, {"--drain-signal", "USR1"}}) {
+            String line = "supervisor run " + c[0] + " ";
+            Result r = run(tmp, Map.of(), "bash", "-c", "source '" + script + "' && COMP_WORDS=(supervisor run " + c[0] + " '')"
+                    + " && COMP_CWORD=3 && COMP_LINE='" + line + "' && COMP_POINT=" + line.length()
+                    + " && _complete_supervisor supervisor '' " + c[0] + " >/dev/null 2>&1; printf '%s\\n' \"${COMPREPLY[@]}\"");
+            assertEquals(0, r.code, "the completion script loads" + r);
+            assertTrue(r.out.lines().anyMatch(l -> l.equals(c[1])), "after " + c[0] + ": " + c[1] + r);
+        }
+    }
+
+    @Test
+    void topLevelHelpListsEveryCommandInWholeSentences() throws Exception {
+        Result r = run(tmp, Map.of(), dist.resolve("bin/supervisor").toString(), "--help");
+        assertEquals(0, r.code, "--help" + r);
+        for (String command : List.of("run", "reload", "status", "stop", "demo")) {
+            assertTrue(r.out.lines().anyMatch(l -> l.startsWith("  " + command + " ")), "lists " + command + r);
+        }
+        assertFalse(r.out.contains(":\n"), "no description cut after a colon" + r);
+        assertTrue(r.out.strip().endsWith("."), "ends with a whole sentence" + r);
+    }
+
+    @Test
     void manPageListsEveryCommand() throws IOException {
         String man = Files.readString(dist.resolve("share/man/man1/supervisor.1socket"));
         assertTrue(man.contains(".TH SUPERVISOR 1socket "), "a section 1 man page, named apart from supervisord's supervisor(1)");
@@ -330,7 +354,14 @@ class PackagingIT {
         for (String option : List.of("\\-\\-listen", "\\-\\-drain\\-timeout", "\\-\\-json", "\\-\\-timeout", "\\-\\-port")) {
             assertTrue(man.contains(option), "documents " + option);
         }
-        assertTrue(man.contains("${XDG_RUNTIME_DIR:\\-/tmp}"), "the control socket default as written, not as the build machine had it");
+        assertTrue(man.contains("$XDG_RUNTIME_DIR/supervisor\\-UID/supervisor.sock"), "the control socket default as written, not as the build machine had it");
+        assertFalse(man.contains("${"), "no unresolved variable (picocli's ${picocli.help.name.0} once stood there)");
+        assertFalse(man.contains("\\efR") || man.contains("\\efB"), "no font escape printed literally");
+        assertTrue(man.contains(".SH CONFIG FILE\n"), "a section on the config file");
+        for (String key : List.of("listen", "command", "workers", "ready", "ready\\-timeout", "drain\\-signal", "drain\\-timeout",
+                "stdin\\-listener", "env")) {
+            assertTrue(man.contains(".TP\n\\fB\"" + key + "\"\\fR"), "the config key " + key);
+        }
     }
 
     // --- the .deb --------------------------------------------------------------------------------
