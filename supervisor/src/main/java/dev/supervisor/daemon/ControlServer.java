@@ -173,6 +173,12 @@ public final class ControlServer implements AutoCloseable {
                         + " (it is " + (a.isDirectory() ? "" : "not a directory, ") + PosixFilePermissions.toString(perms)
                         + ", owner " + owner + ", group " + group + "): choose another --control, or fix it");
             }
+            String want = workerGid >= 0 ? "rwx--x---" : "rwx------";
+            if (!PosixFilePermissions.toString(perms).equals(want) || (workerGid >= 0 && group != workerGid)) {
+                // An existing directory is changed only as far as this run needs, and said so.
+                Log.STDERR.info("control directory " + dir + ": mode " + PosixFilePermissions.toString(perms) + " set to " + want
+                        + (workerGid >= 0 && group != workerGid ? ", group " + group + " to " + workerGid + " (the workers', for --user)" : ""));
+            }
         }
         restrict(dir, workerGid, "rwx------", "rwx--x---");
     }

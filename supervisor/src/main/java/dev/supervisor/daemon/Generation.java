@@ -29,6 +29,10 @@ final class Generation {
     long overheadNanos = -1;
     Timer readyTimer;
     Timer drainTimer;
+    /** Per slot: when its next restart is due (0 = none waiting), the restarts so far, and how its last worker ended. */
+    final long[] restartDueNanos;
+    final int[] restarts;
+    final String[] lastExit;
     /** Every worker's environment but SUPERVISOR_WORKER; built by the first spawn. */
     Environment env;
 
@@ -37,6 +41,9 @@ final class Generation {
         this.config = config;
         this.listeners = listeners;
         this.slots = new Worker[config.workers];
+        this.restartDueNanos = new long[config.workers];
+        this.restarts = new int[config.workers];
+        this.lastExit = new String[config.workers];
         this.startedNanos = startedNanos;
         this.requestedNanos = startedNanos;
     }

@@ -229,6 +229,13 @@ public final class Supervisor {
         Generation g = newGeneration(config, bound);
         serving = g;
         log.info("starting " + g + ": " + config.workers + " x " + String.join(" ", config.command));
+        g.readyTimer = after(config.readyTimeout, () -> {
+            if (g.state == Generation.State.STARTING) {
+                // No predecessor to fall back on: it keeps its slots and restarts, but say it.
+                log.info(g + " was not ready within " + Durations.format(config.readyTimeout) + " (--ready-timeout); its workers"
+                        + " keep being restarted as they exit: 'supervisor status' shows their restarts");
+            }
+        });
         spawnAll(g);
     }
 
@@ -253,6 +260,7 @@ public final class Supervisor {
         manager.accept(Wire.RELOADING + "\n" + SystemdNotifier.monotonicUsec());
         Config next;
         List<Listener> bound;
+        List<Listener> before = new ArrayList<>(listeners.all());
         try {
             next = configSource.get();
             bound = listeners.acquire(next.listeners);
@@ -260,6 +268,11 @@ public final class Supervisor {
             log.info("reload failed: " + e.getMessage());
             finishReload(ReloadResult.failed(lastGeneration, e.getMessage(), List.of()));
             return;
+        }
+        for (Listener l : bound) {
+            if (!before.contains(l)) {
+                log.info("listening " + l.name() + "=" + l.bound() + (l.inherited() ? " (inherited)" : "") + " (added by this reload)");
+            }
         }
         config = next;
         Generation g = newGeneration(next, bound);
@@ -478,7 +491,9 @@ public final class Supervisor {
         g.live.remove(w);
         Duration served = Duration.ofNanos(System.nanoTime() - w.startedNanos);
         log.info(w + " " + ExitStatus.describe(status)
-                + (w.killedAtDrainTimeout ? " (at the drain timeout)" : was == Worker.State.DRAINING ? " (drained)" : ""));
+                + (w.killedAtDrainTimeout ? " (at the drain timeout)" : w.killedAtStop ? " (immediate stop)"
+                        : was == Worker.State.DRAINING ? " (drained)" : ""));
+        g.lastExit[w.slot] = ExitStatus.describe(status);
         if (g == starting) {
             failGeneration(g, w + " " + ExitStatus.describe(status) + " before it was ready", w.process.stderrTail());
         } else if (g == serving && !stopping && g.slots[w.slot] == w) {
@@ -490,15 +505,17 @@ public final class Supervisor {
     private void scheduleRestart(Generation g, int slot, Backoff backoff, Duration served) {
         Duration delay = backoff.next(served);
         log.info("restarting " + g + " worker " + slot + " in " + delay.toMillis() + " ms");
-        after(delay, () -> {
+        Timer t = after(delay, () -> {
+            g.restartDueNanos[slot] = 0;
             if (g == serving && !stopping && (g.slots[slot] == null || g.slots[slot].state == Worker.State.EXITED)) {
-                int restarts = g.slots[slot] == null ? 0 : g.slots[slot].restarts + 1;
+                g.restarts[slot]++;
                 spawnWorker(g, slot, backoff);
                 if (g.slots[slot] != null) {
-                    g.slots[slot].restarts = restarts;
+                    g.slots[slot].restarts = g.restarts[slot];
                 }
             }
         });
+        g.restartDueNanos[slot] = t.dueNanos;
     }
 
     private void exitIfDone(Generation g) {
@@ -530,6 +547,7 @@ public final class Supervisor {
             log.info("second stop request: killing every worker");
             for (Generation g : generations) {
                 for (Worker w : g.live) {
+                    w.killedAtStop = true;
                     w.process.killGroup();
                 }
             }
@@ -623,6 +641,19 @@ public final class Supervisor {
                 wj.put("restarts", w.restarts);
                 if (w.status != null) {
                     wj.put("status", w.status);
+                }
+            }
+            for (int slot = 0; slot < g.slots.length; slot++) {
+                if (g.restartDueNanos[slot] != 0 && (g.slots[slot] == null || g.slots[slot].state == Worker.State.EXITED)) {
+                    // A crash-looping slot has no live worker: show it waiting, not an empty list.
+                    ObjectNode wj = ws.addObject();
+                    wj.put("worker", slot);
+                    wj.put("state", "RESTARTING");
+                    wj.put("restarts", g.restarts[slot]);
+                    wj.put("next_attempt_ms", Math.max(0, (g.restartDueNanos[slot] - now) / 1_000_000));
+                    if (g.lastExit[slot] != null) {
+                        wj.put("last_exit", g.lastExit[slot]);
+                    }
                 }
             }
         }

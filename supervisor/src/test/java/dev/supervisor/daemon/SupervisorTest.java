@@ -280,6 +280,26 @@ class SupervisorTest {
         supervisor.stop();
         assertEquals(0, exit.get(5, TimeUnit.SECONDS));
         assertEquals(List.of(Posix.SIGTERM, Posix.SIGKILL), spawner.ofGeneration(1).get(0).signals);
+        awaitLog("worker 1.0 \\(pid \\d+\\) killed by SIGKILL \\(immediate stop\\)$");
+    }
+
+    @Test
+    void aCrashLoopingFirstGenerationShowsItsRestartsAndSaysWhenItMissesTheReadyTimeout() throws Exception {
+        start(config("notify", 1, "ready-timeout", "100ms"));
+        FakeSpawner.Fake first = spawner.ofGeneration(1).get(0);
+        first.exit(ExitStatus.ofCode(3));
+        awaitLog("restarting generation 1 worker 0 in 100 ms");
+        awaitLog("generation 1 was not ready within 100ms \\(--ready-timeout\\)");
+        awaitLog("started worker 1.0 \\(pid " + (first.pid + 1) + "\\)");
+        spawner.byPid.get(first.pid + 1).exit(ExitStatus.ofCode(3));
+        awaitLog("restarting generation 1 worker 0 in 200 ms");
+        JsonNode g = status().path("generations").get(0);
+        assertEquals("STARTING", g.path("state").asText());
+        JsonNode w = g.path("workers").get(0);
+        assertEquals("RESTARTING", w.path("state").asText(), "the slot waits for its next attempt: " + g);
+        assertEquals(1, w.path("restarts").asInt());
+        assertTrue(w.path("next_attempt_ms").asLong() <= 200, g.toString());
+        assertEquals(ExitStatus.describe(ExitStatus.ofCode(3)), w.path("last_exit").asText());
     }
 
     @Test
@@ -289,6 +309,7 @@ class SupervisorTest {
         config.set(config("delay:20ms", 1, "listen", "web=127.0.0.1:0,extra=127.0.0.1:2"));
         assertTrue(reload().ok);
         assertEquals("web:extra", spawner.ofGeneration(2).get(0).spec.env.get(Wire.LISTEN_FDNAMES));
+        awaitLog("^listening extra=tcp://127.0.0.1:2 \\(added by this reload\\)$");
         awaitLog("closed listener admin=");
         List<String> names = new ArrayList<>();
         status().path("listeners").forEach(l -> names.add(l.path("name").asText()));
