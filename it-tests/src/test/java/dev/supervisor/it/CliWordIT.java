@@ -74,6 +74,19 @@ class CliWordIT {
         }
     }
 
+    /** --user changes an existing control directory (0700 to 0710 of the workers' group) only as far as it must, and says so. */
+    @Test
+    void userOnAnExistingControlDirectorySaysWhatItChanges() throws Exception {
+        Path dir = Files.createDirectory(tmp.resolve("ctl"), java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
+                java.nio.file.attribute.PosixFilePermissions.fromString("rwx------")));
+        try (SupervisorProcess s = SupervisorProcess.run(tmp).rawArgs("run", "--user", "nobody", "--control", dir.resolve("ctl.sock").toString(),
+                "-l", "web=127.0.0.1:0", "--", "sleep", "600").start()) {
+            s.awaitLine("^supervisor: control directory " + java.util.regex.Pattern.quote(dir.toString())
+                    + ": mode rwx------ set to rwx--x---, group \\d+ to \\d+ \\(the workers', for --user\\)$");
+            s.awaitLine("^supervisor: started worker 1\\.0");
+        }
+    }
+
     /** Closed fds 1 and 2 get /dev/null before the JVM opens its files: else its jars land there and take its output. */
     @Test
     void closedStdoutAndStderrBecomeDevNull() throws Exception {
