@@ -5,13 +5,14 @@ import java.time.LocalDate;
 import java.util.List;
 import java.util.Map;
 
+import dev.supervisor.daemon.Config;
 import picocli.CommandLine;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Model.OptionSpec;
 import picocli.CommandLine.Model.PositionalParamSpec;
 
 /**
- * Writes supervisor(1) from the CLI's own picocli model, so that the man page lists exactly the
+ * Writes supervisor(1socket) from the CLI's own picocli model, so that the man page lists exactly the
  * options the code has. Run at package time in source-file mode, with the distribution's jars:
  * {@code java -cp 'lib/*' ManPage.java OUT VERSION}. The parts the model does not hold (exit codes,
  * signals, environment, files) follow DESIGN.md and the launcher.
@@ -21,16 +22,16 @@ public final class ManPage {
         Path out = Path.of(args[0]);
         String version = args.length > 1 ? args[1] : "dev";
         Class<?> main = Class.forName("dev.supervisor.Main");
-        // No interpolation: "${XDG_RUNTIME_DIR:-/tmp}" must stay as written, not become this build's value.
+        // Interpolated as --help is: picocli's own variables (help option names, default values) resolved.
         CommandLine cl = new CommandLine(main.getDeclaredConstructor().newInstance());
-        cl.setInterpolateVariables(false);
+        cl.setUsageHelpWidth(10_000); // a synopsis on one line, never wrapped inside a word
         CommandSpec root = cl.getCommandSpec();
         String date = System.getenv("SOURCE_DATE_EPOCH") == null ? LocalDate.now().toString()
                 : LocalDate.ofEpochDay(Long.parseLong(System.getenv("SOURCE_DATE_EPOCH")) / 86400).toString();
 
         StringBuilder m = new StringBuilder();
         m.append(".\\\" Generated at package time by packaging/src/build/ManPage.java from the picocli model.\n");
-        m.append(".TH SUPERVISOR 1 \"").append(date).append("\" \"supervisor ").append(esc(version)).append("\" \"User Commands\"\n");
+        m.append(".TH SUPERVISOR 1socket \"").append(date).append("\" \"supervisor ").append(esc(version)).append("\" \"User Commands\"\n");
         m.append(".SH NAME\nsupervisor \\- ").append(esc(String.join(" ", root.usageMessage().description()))).append('\n');
 
         m.append(".SH SYNOPSIS\n");
@@ -78,10 +79,30 @@ public final class ManPage {
                 m.append(esc(text)).append('\n');
             }
         }
+        m.append(".SS options of supervisor itself\n");
         for (OptionSpec o : root.options()) {
-            m.append(".TP\n\\fB").append(esc(String.join("\\fR, \\fB", o.names()))).append("\\fR\n")
-                    .append(esc(String.join(" ", o.description()))).append('\n');
+            m.append(".TP\n");
+            List<String> names = List.of(o.names());
+            for (int i = 0; i < names.size(); i++) {
+                m.append(i == 0 ? "" : ", ").append("\\fB").append(esc(names.get(i))).append("\\fR");
+            }
+            m.append('\n').append(esc(String.join(" ", o.description()))).append('\n');
         }
+
+        // The keys from the table the parser itself checks a config file against.
+        m.append(".SH CONFIG FILE\n"
+                + "\\fB\\-\\-config\\fR \\fIFILE\\fR is a JSON object (UTF\\-8, at most " + Config.MAX_CONFIG_BYTES + " bytes, a regular file)"
+                + " with the settings of \\fBrun\\fR; a flag given on the command line overrides its key."
+                + " The file is read again on every reload; a file that cannot be read or is not valid fails that reload,"
+                + " and the running generation keeps serving. An unknown key is an error. The keys:\n");
+        for (Config.Key k : Config.KEYS) {
+            m.append(".TP\n\\fB\"").append(esc(k.name)).append("\"\\fR: \\fI").append(esc(k.value)).append("\\fR\n")
+                    .append(esc(k.description)).append('\n');
+        }
+        m.append(".PP\nFor example:\n.nf\n")
+                .append(esc("{\"listen\": [\"http=:8080\"], \"command\": [\"python3\", \"app.py\"], \"workers\": 4,\n"
+                        + " \"ready\": \"notify\", \"env\": {\"APP_ENV\": \"production\"}}"))
+                .append("\n.fi\n");
 
         m.append(".SH SIGNALS\n"
                 + "To \\fBsupervisor run\\fR: \\fBHUP\\fR reloads; \\fBTERM\\fR and \\fBINT\\fR stop gracefully (every generation drains,\n"
@@ -96,13 +117,13 @@ public final class ManPage {
                 + ".TP\n.B 70\ninternal error; also no Java 17 or newer runtime found by the launcher\n");
         m.append(".SH ENVIRONMENT\n"
                 + ".TP\n.B SUPERVISOR_CONTROL\nthe control socket when \\fB\\-\\-control\\fR is not given;"
-                + " else \\fI${XDG_RUNTIME_DIR:\\-/tmp}/supervisor\\-UID/supervisor.sock\\fR\n"
+                + " else \\fI$XDG_RUNTIME_DIR/supervisor\\-UID/supervisor.sock\\fR, or under \\fI/tmp\\fR without \\fBXDG_RUNTIME_DIR\\fR\n"
                 + ".TP\n.B JAVA_HOME\nthe Java runtime (17 or newer) to run on; when unset, the \\fBjava\\fR on \\fBPATH\\fR\n"
                 + ".TP\n.B SUPERVISOR_JAVA_OPTS\nmore JVM options, after the launcher's own (e.g. \\fB\\-Xmx256m\\fR)\n"
                 + ".TP\n.B SUPERVISOR_CDS\n\\fBoff\\fR: run without a class\\-data sharing archive, and make none\n"
                 + ".TP\n.B SUPERVISOR_CACHE_DIR\nwhere the launcher keeps one class\\-data sharing archive per JDK, made in the background"
                 + " on the first run with that JDK; default \\fB$CACHE_DIRECTORY\\fR (systemd's \\fBCacheDirectory=\\fR), else"
-                + " \\fI${XDG_CACHE_HOME:\\-~/.cache}/supervisor\\fR; not writable: no archive\n"
+                + " \\fI$XDG_CACHE_HOME/supervisor\\fR (\\fI~/.cache/supervisor\\fR without \\fBXDG_CACHE_HOME\\fR); not writable: no archive\n"
                 + ".TP\n.B LISTEN_FDS\\fR, \\fBLISTEN_PID\\fR, \\fBLISTEN_FDNAMES\\fR, \\fBNOTIFY_SOCKET\nwhat every worker gets; see"
                 + " \\fBsd_listen_fds\\fR(3) and \\fBsd_notify\\fR(3)\n");
         m.append(".SH FILES\n"

@@ -13,6 +13,8 @@ import picocli.CommandLine.Command;
 @Command(name = "supervisor", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Binds listening sockets once and runs workers on them; reloads them with no connection lost.",
         subcommands = {RunCommand.class, ReloadCommand.class, StatusCommand.class, StopCommand.class, DemoCommand.class},
+        footer = {"", "'supervisor COMMAND --help' lists the options of COMMAND; the manual page (man supervisor, or man 1socket "
+                + "supervisor) also has the config file's keys, the signals and the exit codes."},
         exitCodeOnInvalidInput = Wire.EXIT_USAGE, exitCodeOnExecutionException = Wire.EXIT_SOFTWARE)
 public final class Main implements Runnable {
 
@@ -30,6 +32,8 @@ public final class Main implements Runnable {
 
     static CommandLine commandLine() {
         CommandLine cl = new CommandLine(new Main());
+        // A worker's "@file" argument is its own, not a picocli argument file to expand.
+        cl.setExpandAtFiles(false);
         // picocli asks this mapper about parse errors too (its exitCodeOnInvalidInput only applies without a mapper).
         cl.setExitCodeExceptionMapper(e -> e instanceof UsageError || e instanceof CommandLine.ParameterException ? Wire.EXIT_USAGE
                 : Wire.EXIT_SOFTWARE);

@@ -1,8 +1,11 @@
 package dev.supervisor.cli;
 
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
+import java.nio.channels.AsynchronousCloseException;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -11,10 +14,11 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.function.ToIntFunction;
-import java.io.ByteArrayOutputStream;
 
 import com.fasterxml.jackson.databind.JsonNode;
 
+import dev.supervisor.daemon.Durations;
+import dev.supervisor.daemon.IoErrors;
 import dev.supervisor.protocol.Message;
 import dev.supervisor.protocol.Wire;
 
@@ -32,15 +36,42 @@ final class ControlClient {
     }
 
     /**
+     * A supervisor took the connection but did not answer in time (stopped, hung, or a reload
+     * that takes longer): the request may still take effect.
+     */
+    static final class NoAnswer extends Exception {
+        private static final long serialVersionUID = 1L;
+
+        NoAnswer(String message) {
+            super(message);
+        }
+    }
+
+    /**
      * Sends {@code cmd} and decides the exit code, the same way for every command: 2 when no
-     * supervisor answers, 1 when it answers {@code "ok": false} (its error and any stderr lines
-     * go to stderr), else what {@code onOk} makes of the answer (DESIGN.md, "Exit codes").
+     * supervisor answers; 1 when it answers {@code "ok": false} (its error and any stderr lines
+     * go to stderr), or when a reload got no answer in time (it may still happen); 2 when a
+     * status or stop got none; else what {@code onOk} makes of the answer (DESIGN.md, "Exit codes").
      */
     static int exchange(Path path, String cmd, Duration timeout, ToIntFunction<JsonNode> onOk) throws IOException {
         JsonNode answer;
         try {
             answer = call(path, cmd, timeout);
         } catch (NoSupervisor e) {
+            System.err.println("supervisor: " + e.getMessage());
+            return Wire.EXIT_NO_SUPERVISOR;
+        } catch (NoAnswer e) {
+            if (cmd.equals(Message.RELOAD)) {
+                // Not 2: a supervisor is there and may still run the reload.
+                System.err.println("supervisor: reload failed: " + e.getMessage() + "; the reload may still happen:"
+                        + " 'supervisor status' shows which generation serves");
+                return Wire.EXIT_FAILED;
+            }
+            if (cmd.equals(Message.STOP)) {
+                System.err.println("supervisor: " + e.getMessage() + "; the stop request was sent: the supervisor stops when"
+                        + " it reads it (if it resumes); kill -TERM its pid to be sure");
+                return Wire.EXIT_NO_SUPERVISOR;
+            }
             System.err.println("supervisor: " + e.getMessage());
             return Wire.EXIT_NO_SUPERVISOR;
         }
@@ -54,13 +85,8 @@ final class ControlClient {
         return onOk.applyAsInt(answer);
     }
 
-    static JsonNode call(Path path, String cmd, Duration timeout) throws NoSupervisor, IOException {
-        SocketChannel ch;
-        try {
-            ch = SocketChannel.open(UnixDomainSocketAddress.of(path));
-        } catch (IOException e) {
-            throw new NoSupervisor("no supervisor answers at " + path + " (" + e.getMessage() + ")");
-        }
+    static JsonNode call(Path path, String cmd, Duration timeout) throws NoSupervisor, NoAnswer, IOException {
+        SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX);
         ScheduledExecutorService watchdog = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "timeout");
             t.setDaemon(true);
@@ -74,6 +100,15 @@ final class ControlClient {
                     // the reader sees the close
                 }
             }, timeout.toMillis(), TimeUnit.MILLISECONDS);
+            try {
+                // connect waits while the socket's backlog is full (a stopped supervisor): the watchdog ends that too
+                ch.connect(UnixDomainSocketAddress.of(path));
+            } catch (AsynchronousCloseException e) {
+                throw new NoSupervisor("no answer from the supervisor at " + path + " within " + Durations.format(timeout)
+                        + ": it took no connection (stopped or hung?)");
+            } catch (IOException e) {
+                throw new NoSupervisor("no supervisor answers at " + path + " (" + reason(e) + ")");
+            }
             ch.write(ByteBuffer.wrap((Message.request(cmd) + "\n").getBytes(StandardCharsets.UTF_8)));
             ByteArrayOutputStream line = new ByteArrayOutputStream();
             ByteBuffer buf = ByteBuffer.allocate(8192);
@@ -83,10 +118,10 @@ final class ControlClient {
                 try {
                     n = ch.read(buf);
                 } catch (IOException e) {
-                    throw new IOException("no answer from " + path + " within " + timeout.toSeconds() + " s");
+                    throw new NoAnswer("no answer from the supervisor at " + path + " within " + Durations.format(timeout));
                 }
                 if (n < 0) {
-                    throw new IOException("the supervisor at " + path + " closed the connection without an answer");
+                    throw new NoAnswer("the supervisor at " + path + " closed the connection without an answer");
                 }
                 for (int i = 0; i < n; i++) {
                     byte b = buf.get(i);
@@ -99,5 +134,11 @@ final class ControlClient {
         } finally {
             watchdog.shutdownNow();
         }
+    }
+
+    /** "Connection refused", "No such file or directory": the JDK's message, without its class name. */
+    private static String reason(IOException e) {
+        String m = e.getMessage();
+        return m == null ? IoErrors.describe(e) : m;
     }
 }

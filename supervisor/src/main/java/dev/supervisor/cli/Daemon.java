@@ -1,9 +1,13 @@
 package dev.supervisor.cli;
 
 import java.io.IOException;
+import java.nio.charset.Charset;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -11,6 +15,8 @@ import java.util.function.Supplier;
 
 import dev.supervisor.daemon.Config;
 import dev.supervisor.daemon.ControlServer;
+import dev.supervisor.daemon.Environment;
+import dev.supervisor.daemon.IoErrors;
 import dev.supervisor.daemon.Listener;
 import dev.supervisor.daemon.ListenerException;
 import dev.supervisor.daemon.Log;
@@ -58,7 +64,7 @@ final class Daemon {
         ProcessWrapper.User user;
         try {
             config = Config.load(options.config, flags);
-            checkCommand(config.command.get(0));
+            checkCommand(config.argv().get(0));
             user = ProcessWrapper.resolve(options.user);
             wrapper = ProcessWrapper.build(user, log);
         } catch (IllegalArgumentException e) {
@@ -84,7 +90,7 @@ final class Daemon {
         Supervisor supervisor = new Supervisor(new PosixSpawner(wrapper, notify, log), (name, address) -> {
             Integer fd = inherited.remove(name);
             return fd == null ? Sockets.bind(name, address) : Sockets.inherited(name, address, fd);
-        }, configSource, System.getenv(), workerEnv, log);
+        }, configSource, Environment.current(), workerEnv, log);
         SystemdNotifier manager = SystemdNotifier.of(System.getenv(Wire.NOTIFY_SOCKET));
         if (manager != null) {
             supervisor.reportTo(manager::send);
@@ -104,10 +110,13 @@ final class Daemon {
         try {
             control = ControlServer.open(controlPath, user);
         } catch (IOException | RuntimeException e) {
-            log.info(e.getMessage());
+            System.err.println("supervisor: " + (e instanceof FileSystemException
+                    ? "cannot set up the control socket at " + controlPath + ": " + ((FileSystemException) e).getFile() + ": "
+                            + IoErrors.describe((IOException) e)
+                    : e.getMessage()));
             notify.close();
             bound.forEach(Listener::close);
-            return Wire.EXIT_UNAVAILABLE;
+            return e instanceof ListenerException && !((ListenerException) e).unavailable() ? Wire.EXIT_USAGE : Wire.EXIT_UNAVAILABLE;
         }
         try (control; notify) {
             log.info("control socket " + controlPath);
@@ -158,8 +167,21 @@ final class Daemon {
         }
     }
 
-    /** A COMMAND that cannot be run is bad usage, found before anything starts. */
-    static void checkCommand(String cmd) {
+    /**
+     * A COMMAND that cannot be run is bad usage, found before anything starts. A name the JVM
+     * cannot represent as a path in this locale is left to posix_spawnp to find.
+     */
+    static void checkCommand(byte[] bytes) {
+        Charset jnu;
+        try {
+            jnu = Charset.forName(System.getProperty("sun.jnu.encoding", "UTF-8"));
+        } catch (IllegalArgumentException e) {
+            return;
+        }
+        String cmd = new String(bytes, jnu);
+        if (!Arrays.equals(cmd.getBytes(jnu), bytes)) {
+            return;
+        }
         if (cmd.contains("/")) {
             Path p = Path.of(cmd);
             if (!Files.isRegularFile(p) || !Files.isExecutable(p)) {
@@ -182,7 +204,7 @@ final class Daemon {
             try {
                 Files.writeString(options.pidFile, ProcessHandle.current().pid() + "\n");
             } catch (IOException e) {
-                log.info("cannot write pid file " + options.pidFile + ": " + e.getMessage());
+                log.info("cannot write pid file " + options.pidFile + ": " + IoErrors.describe(e));
             }
         }
     }

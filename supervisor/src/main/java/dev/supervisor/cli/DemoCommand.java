@@ -1,6 +1,7 @@
 package dev.supervisor.cli;
 
 import java.net.URISyntaxException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -12,7 +13,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-@Command(name = "demo", mixinStandardHelpOptions = true, description = {"Run the bundled demo HTTP worker under supervisor on 127.0.0.1:PORT, for a first look:",
+@Command(name = "demo", mixinStandardHelpOptions = true, description = {"Run the bundled demo HTTP worker on 127.0.0.1:PORT, for a first look.",
         "curl it, then run 'supervisor reload' and watch the generation change."})
 public final class DemoCommand implements Callable<Integer> {
     @Option(names = "--port", paramLabel = "N", defaultValue = "8080", description = "port on 127.0.0.1 (default ${DEFAULT-VALUE}; 0 = any free one)")
@@ -33,7 +34,7 @@ public final class DemoCommand implements Callable<Integer> {
         cmd.add(ProcessHandle.current().info().command().orElse("java"));
         cmd.addAll(List.of("-XX:+UseSerialGC", "-Xmx32m", "-Xss256k", "-XX:TieredStopAtLevel=1", "-Xshare:auto",
                 "-cp", libraryPath(), "dev.supervisor.demo.DemoWorker"));
-        Config.Flags flags = options.flags(cmd);
+        Config.Flags flags = options.flags(cmd.stream().map(a -> a.getBytes(StandardCharsets.UTF_8)).toList());
         return new Daemon(options, flags).run();
     }
 

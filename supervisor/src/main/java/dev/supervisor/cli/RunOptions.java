@@ -2,16 +2,18 @@ package dev.supervisor.cli;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Iterator;
 import java.util.List;
 
 import dev.supervisor.daemon.Config;
+import dev.supervisor.daemon.Signals;
 import picocli.CommandLine.Option;
 
 /** The options of {@code run}, shared with {@code demo}. */
 public final class RunOptions {
     @Option(names = {"-l", "--listen"}, paramLabel = "NAME=ADDRESS",
-            description = {"a listener, repeatable; order = fd order (3, 4, ...). ADDRESS: tcp://HOST:PORT, HOST:PORT, :PORT,",
-                    "[V6ADDR]:PORT, unix:/path/to.sock or udp://HOST:PORT"})
+            description = "a listener, repeatable, in fd order (3, 4, ...). ADDRESS: tcp://HOST:PORT, HOST:PORT, :PORT, "
+                    + "[V6ADDR]:PORT, unix:/path or udp://HOST:PORT")
     List<String> listen = new ArrayList<>();
 
     @Option(names = {"-c", "--config"}, paramLabel = "FILE", description = "JSON config with the same settings; flags override it; read again on reload")
@@ -20,20 +22,20 @@ public final class RunOptions {
     @Option(names = {"-n", "--workers"}, paramLabel = "N", description = "worker processes per generation (default 1)")
     Integer workers;
 
-    @Option(names = "--ready", paramLabel = "MODE", description = "notify | delay:DURATION (default delay:1s)")
+    @Option(names = "--ready", paramLabel = "MODE", completionCandidates = ReadyModes.class, description = "notify | delay:DURATION (default delay:1s)")
     String ready;
 
     @Option(names = "--ready-timeout", paramLabel = "DUR", description = "a generation not ready by then has failed (default 60s)")
     String readyTimeout;
 
-    @Option(names = "--drain-signal", paramLabel = "SIG", description = "sent to each old worker on drain (default TERM)")
+    @Option(names = "--drain-signal", paramLabel = "SIG", completionCandidates = SignalNames.class, description = "sent to each old worker on drain (default TERM)")
     String drainSignal;
 
     @Option(names = "--drain-timeout", paramLabel = "DUR", description = "then KILL (default 30s)")
     String drainTimeout;
 
     @Option(names = "--control", paramLabel = "PATH",
-            description = "control socket (default $SUPERVISOR_CONTROL, else ${XDG_RUNTIME_DIR:-/tmp}/supervisor-UID/supervisor.sock)")
+            description = "control socket (default $SUPERVISOR_CONTROL, else $XDG_RUNTIME_DIR/supervisor-UID/supervisor.sock, or under /tmp without XDG_RUNTIME_DIR)")
     Path control;
 
     @Option(names = "--pid-file", paramLabel = "PATH", description = "write the supervisor's pid here")
@@ -45,7 +47,23 @@ public final class RunOptions {
     @Option(names = "--stdin-listener", paramLabel = "NAME", description = "also place listener NAME on the worker's fd 0 (inetd style)")
     String stdinListener;
 
-    Config.Flags flags(List<String> command) {
+    /** What bash completion offers after --ready. */
+    static final class ReadyModes implements Iterable<String> {
+        @Override
+        public Iterator<String> iterator() {
+            return List.of("notify", "delay:1s").iterator();
+        }
+    }
+
+    /** What bash completion offers after --drain-signal. */
+    static final class SignalNames implements Iterable<String> {
+        @Override
+        public Iterator<String> iterator() {
+            return Signals.names().stream().filter(n -> !n.equals("KILL") && !n.equals("STOP")).iterator();
+        }
+    }
+
+    Config.Flags flags(List<byte[]> command) {
         Config.Flags f = new Config.Flags();
         f.listen = listen;
         f.command = command;

@@ -42,6 +42,15 @@ public final class StatusCommand implements Callable<Integer> {
             out.append("generation ").append(g.path("generation").asInt()).append(' ').append(g.path("state").asText())
                     .append(", age ").append(age(g.path("age_ms"))).append(": ").append(g.path("command").asText()).append('\n');
             for (JsonNode w : g.path("workers")) {
+                if (w.path("state").asText().equals("RESTARTING")) {
+                    out.append("  worker ").append(w.path("worker").asInt()).append(" restarting in ")
+                            .append(w.path("next_attempt_ms").asLong()).append(" ms, ").append(w.path("restarts").asInt()).append(" restarts");
+                    if (w.has("last_exit")) {
+                        out.append(", last ").append(w.path("last_exit").asText());
+                    }
+                    out.append('\n');
+                    continue;
+                }
                 out.append("  worker ").append(w.path("worker").asInt()).append(" pid ").append(w.path("pid").asLong()).append(' ')
                         .append(w.path("state").asText()).append(", age ").append(age(w.path("age_ms")));
                 if (w.path("restarts").asInt() > 0) {

@@ -53,6 +53,12 @@ final class ControlDirectory {
                         + " (it is " + (a.isDirectory() ? "" : "not a directory, ") + PosixFilePermissions.toString(perms)
                         + ", owner " + owner + ", group " + group + "): choose another --control, or fix it");
             }
+            String want = workerGid >= 0 ? "rwx--x---" : "rwx------";
+            if (!PosixFilePermissions.toString(perms).equals(want) || (workerGid >= 0 && group != workerGid)) {
+                // An existing directory is changed only as far as this run needs, and said so.
+                Log.STDERR.info("control directory " + dir + ": mode " + PosixFilePermissions.toString(perms) + " set to " + want
+                        + (workerGid >= 0 && group != workerGid ? ", group " + group + " to " + workerGid + " (the workers', for --user)" : ""));
+            }
         }
         restrict(dir, workerGid, "rwx------", "rwx--x---");
     }
@@ -65,6 +71,11 @@ final class ControlDirectory {
      */
     static void claim(Path socket) throws IOException {
         if (Files.exists(socket, LinkOption.NOFOLLOW_LINKS)) {
+            if (!Files.readAttributes(socket, PosixFileAttributes.class, LinkOption.NOFOLLOW_LINKS).isOther()) {
+                // Only a socket is ours to replace: a file there is someone's, left as it is.
+                throw new ListenerException("control socket path " + socket + " exists and is not a socket: choose another --control, "
+                        + "or remove it", false);
+            }
             try (SocketChannel probe = SocketChannel.open(UnixDomainSocketAddress.of(socket))) {
                 throw new ListenerException("control socket " + socket + " is in use by another supervisor", true);
             } catch (IOException stale) {

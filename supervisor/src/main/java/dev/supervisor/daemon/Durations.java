@@ -12,8 +12,12 @@ public final class Durations {
         while (i < s.length() && s.charAt(i) >= '0' && s.charAt(i) <= '9') {
             i++;
         }
-        if (i == 0 || i > 12) {
+        if (i == 0) {
             throw new IllegalArgumentException("bad duration '" + text + "': expected a number and a unit, as in 500ms, 5s, 2m");
+        }
+        if (i > 12) {
+            // more digits than a year in milliseconds has: too long whatever the unit
+            throw new IllegalArgumentException("bad duration '" + text + "': at most " + MAX.toHours() + "h (365 days)");
         }
         long n = Long.parseLong(s.substring(0, i));
         Duration d;

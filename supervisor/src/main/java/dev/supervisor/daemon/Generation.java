@@ -2,7 +2,6 @@ package dev.supervisor.daemon;
 
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 
 /**
  * One set of workers started together from one config: STARTING → READY → DRAINING → EXITED,
@@ -30,14 +29,21 @@ final class Generation {
     long overheadNanos = -1;
     Timer readyTimer;
     Timer drainTimer;
+    /** Per slot: when its next restart is due (0 = none waiting), the restarts so far, and how its last worker ended. */
+    final long[] restartDueNanos;
+    final int[] restarts;
+    final String[] lastExit;
     /** Every worker's environment but SUPERVISOR_WORKER; built by the first spawn. */
-    Map<String, String> env;
+    Environment env;
 
     Generation(int number, Config config, List<Listener> listeners, long startedNanos) {
         this.number = number;
         this.config = config;
         this.listeners = listeners;
         this.slots = new Worker[config.workers];
+        this.restartDueNanos = new long[config.workers];
+        this.restarts = new int[config.workers];
+        this.lastExit = new String[config.workers];
         this.startedNanos = startedNanos;
         this.requestedNanos = startedNanos;
     }

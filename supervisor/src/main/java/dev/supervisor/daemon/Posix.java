@@ -2,8 +2,9 @@ package dev.supervisor.daemon;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 
 import dev.supervisor.protocol.Libc;
 import jnr.ffi.LibraryLoader;
@@ -37,7 +38,7 @@ public final class Posix {
         int posix_spawnattr_setsigdefault(Pointer attr, Pointer set);
         int sigemptyset(Pointer set);
         int sigfillset(Pointer set);
-        int posix_spawnp(@Out IntByReference pid, String file, Pointer fa, Pointer attr, String[] argv, String[] envp);
+        int posix_spawnp(@Out IntByReference pid, Pointer file, Pointer fa, Pointer attr, Pointer argv, Pointer envp);
 
         int fcntl(int fd, int cmd, int arg);
         int close(int fd);
@@ -216,7 +217,7 @@ public final class Posix {
      * every other fd closed, its own process group, default signal dispositions and an empty
      * signal mask. Returns the child's pid.
      */
-    public static int spawn(List<String> argv, Map<String, String> env, int[] fds) {
+    public static int spawn(List<byte[]> argv, List<byte[]> env, int[] fds) {
         LibC c = Holder.LIBC;
         Pointer fa = allocate(SPAWN_STRUCT_BYTES);
         Pointer attr = allocate(SPAWN_STRUCT_BYTES);
@@ -241,22 +242,39 @@ public final class Posix {
             spawnCheck(c.posix_spawnattr_setpgroup(attr, 0), "posix_spawnattr_setpgroup");
             spawnCheck(c.posix_spawnattr_setflags(attr, (short) (POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK)),
                     "posix_spawnattr_setflags");
-            String[] args = argv.toArray(new String[argv.size() + 1]);
-            String[] envp = new String[env.size() + 1];
-            int k = 0;
-            for (Map.Entry<String, String> e : env.entrySet()) {
-                envp[k++] = e.getKey() + "=" + e.getValue();
-            }
+            // Bytes, not Strings: jnr would encode a String in the JVM's charset, which under LANG=C
+            // turns every non-ASCII byte into '?'.
+            List<Pointer> keep = new ArrayList<>();
+            Pointer args = cStrings(argv, keep);
+            Pointer envp = cStrings(env, keep);
             IntByReference pid = new IntByReference();
-            int rc = c.posix_spawnp(pid, argv.get(0), fa, attr, args, envp);
+            int rc = c.posix_spawnp(pid, keep.get(0), fa, attr, args, envp);
             if (rc != 0) {
-                throw new NativeException("posix_spawnp(" + argv.get(0) + ")", rc);
+                throw new NativeException("posix_spawnp(" + new String(argv.get(0), StandardCharsets.UTF_8) + ")", rc);
             }
             return pid.intValue();
         } finally {
             c.posix_spawnattr_destroy(attr);
             c.posix_spawn_file_actions_destroy(fa);
         }
+    }
+
+    /**
+     * A NULL-terminated array of C strings holding {@code strings}; every block allocated is added
+     * to {@code keep}, which the caller holds until the call that reads them returns.
+     */
+    private static Pointer cStrings(List<byte[]> strings, List<Pointer> keep) {
+        Pointer array = allocate((strings.size() + 1) * Long.BYTES);
+        for (int i = 0; i < strings.size(); i++) {
+            byte[] b = strings.get(i);
+            Pointer p = allocate(b.length + 1); // zeroed: the NUL is there
+            p.put(0, b, 0, b.length);
+            keep.add(p);
+            array.putAddress((long) i * Long.BYTES, p.address());
+        }
+        array.putAddress((long) strings.size() * Long.BYTES, 0L);
+        keep.add(array);
+        return array;
     }
 
     private static void spawnCheck(int rc, String call) {

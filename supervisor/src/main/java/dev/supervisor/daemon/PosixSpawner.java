@@ -1,8 +1,10 @@
 package dev.supervisor.daemon;
 
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -69,12 +71,16 @@ public final class PosixSpawner implements Spawner {
             err = Posix.pipe();
             fds[1] = out[1];
             fds[2] = err[1];
-            List<String> argv = new ArrayList<>(List.of("/bin/sh", "-c", SHIM));
-            argv.addAll(wrapper);
-            argv.addAll(spec.command);
             notifyEnd = notify.add(onNotify);
-            Map<String, String> env = new LinkedHashMap<>(spec.env);
-            env.put(Wire.NOTIFY_SOCKET, notifyEnd.path());
+            List<byte[]> env = spec.env.with(Map.of(Wire.NOTIFY_SOCKET, notifyEnd.path())).entries();
+            List<byte[]> argv = new ArrayList<>();
+            for (String a : List.of(shell(env), "-c", SHIM)) {
+                argv.add(a.getBytes(StandardCharsets.UTF_8));
+            }
+            for (String a : wrapper) {
+                argv.add(a.getBytes(StandardCharsets.UTF_8));
+            }
+            argv.addAll(spec.argv);
             int pid = Posix.spawn(argv, env, fds);
             unreaped.add(pid);
             ProcessTree.Member tree = trees.track(pid, spec.generation, spec.slot);
@@ -94,7 +100,7 @@ public final class PosixSpawner implements Spawner {
             notifyEnd = null;
             return p;
         } catch (NativeException | IllegalStateException e) {
-            throw new SpawnException("cannot start " + spec.command.get(0) + ": " + e.getMessage());
+            throw new SpawnException("cannot start " + new String(spec.argv.get(0), StandardCharsets.UTF_8) + ": " + e.getMessage());
         } finally {
             if (notifyEnd != null) {
                 notifyEnd.close();
@@ -114,17 +120,40 @@ public final class PosixSpawner implements Spawner {
     }
 
     /**
+     * The shell of the shim: /bin/sh, unless the environment has a variable whose name is not a
+     * shell identifier (not ASCII, or "A-B"), which dash leaves out of the environment it execs
+     * with; bash passes those through, and it is on every Debian system.
+     */
+    static String shell(List<byte[]> env) {
+        for (byte[] e : env) {
+            if (!shellName(e) && Files.isExecutable(BASH)) {
+                return BASH.toString();
+            }
+        }
+        return "/bin/sh";
+    }
+
+    private static final Path BASH = Path.of("/bin/bash");
+
+    /** Whether the name of entry {@code e} (NAME=value) is [A-Za-z_][A-Za-z0-9_]*. */
+    private static boolean shellName(byte[] e) {
+        int i = 0;
+        for (; i < e.length && e[i] != '='; i++) {
+            byte b = e[i];
+            boolean letter = (b >= 'A' && b <= 'Z') || (b >= 'a' && b <= 'z') || b == '_';
+            if (!letter && !(i > 0 && b >= '0' && b <= '9')) {
+                return false;
+            }
+        }
+        return i > 0 && i < e.length;
+    }
+
+    /**
      * The environment of a worker: the supervisor's own, without the socket-activation variables
      * it may have inherited itself, plus {@code extra}.
      */
-    static Map<String, String> workerEnvironment(Map<String, String> own, Map<String, String> extra) {
-        Map<String, String> env = new LinkedHashMap<>(own);
-        env.remove(Wire.LISTEN_FDS);
-        env.remove(Wire.LISTEN_PID);
-        env.remove(Wire.LISTEN_FDNAMES);
-        env.remove(Wire.NOTIFY_SOCKET);
-        env.putAll(extra);
-        return env;
+    static Environment workerEnvironment(Environment own, Map<String, String> extra) {
+        return own.without(List.of(Wire.LISTEN_FDS, Wire.LISTEN_PID, Wire.LISTEN_FDNAMES, Wire.NOTIFY_SOCKET)).with(extra);
     }
 
     private final class PosixProcess implements Process {

@@ -19,7 +19,7 @@ public final class ReadyMode {
         if (text != null && text.startsWith("delay:")) {
             return new ReadyMode(Durations.parse(text.substring(6)));
         }
-        throw new IllegalArgumentException("bad --ready '" + text + "': expected notify or delay:DURATION (as in delay:1s)");
+        throw new IllegalArgumentException("bad mode '" + text + "': expected notify or delay:DURATION (as in delay:1s)");
     }
 
     public boolean isNotify() {

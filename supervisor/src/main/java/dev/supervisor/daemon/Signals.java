@@ -1,5 +1,7 @@
 package dev.supervisor.daemon;
 
+import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 
@@ -7,9 +9,21 @@ import java.util.Map;
 public final class Signals {
     private Signals() {}
 
-    private static final Map<String, Integer> NUMBERS = Map.ofEntries(
-            Map.entry("HUP", 1), Map.entry("INT", 2), Map.entry("QUIT", 3), Map.entry("KILL", 9),
-            Map.entry("USR1", 10), Map.entry("USR2", 12), Map.entry("TERM", 15), Map.entry("STOP", 19), Map.entry("WINCH", 28));
+    /** By number, so that the list in an error reads the same on every run. */
+    private static final Map<String, Integer> NUMBERS = new LinkedHashMap<>();
+
+    static {
+        String[] names = {"HUP", "INT", "QUIT", "KILL", "USR1", "USR2", "TERM", "STOP", "WINCH"};
+        int[] numbers = {1, 2, 3, 9, 10, 12, 15, 19, 28};
+        for (int i = 0; i < names.length; i++) {
+            NUMBERS.put(names[i], numbers[i]);
+        }
+    }
+
+    /** The names taken, by number. */
+    public static List<String> names() {
+        return List.copyOf(NUMBERS.keySet());
+    }
 
     /** "TERM", "SIGTERM", "term" or "15" to 15. */
     public static int parse(String text) {

@@ -1,7 +1,6 @@
 package dev.supervisor.daemon;
 
 import java.util.List;
-import java.util.Map;
 
 /**
  * The seam between the supervisor's state machine and real processes. {@link PosixSpawner} starts
@@ -11,8 +10,9 @@ public interface Spawner {
 
     /** What one worker is started with. */
     final class Spec {
-        final List<String> command;
-        final Map<String, String> env;
+        /** COMMAND and its arguments, as exec gets them. */
+        final List<byte[]> argv;
+        final Environment env;
         final List<Listener> listeners;
         /** Index into {@link #listeners} that also goes on fd 0, or -1. */
         final int stdinListener;
@@ -20,8 +20,8 @@ public interface Spawner {
         final int generation;
         final int slot;
 
-        Spec(List<String> command, Map<String, String> env, List<Listener> listeners, int stdinListener, int generation, int slot) {
-            this.command = command;
+        Spec(List<byte[]> argv, Environment env, List<Listener> listeners, int stdinListener, int generation, int slot) {
+            this.argv = argv;
             this.env = env;
             this.listeners = listeners;
             this.stdinListener = stdinListener;

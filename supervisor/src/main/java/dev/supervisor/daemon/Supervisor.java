@@ -43,7 +43,7 @@ public final class Supervisor implements Control {
     private final Spawner spawner;
     private final Listeners listeners;
     private final Supplier<Config> configSource;
-    private final Map<String, String> baseEnv;
+    private final Environment baseEnv;
     private final Map<String, String> supervisorEnv;
     private final Log log;
     /** sd_notify states for our own service manager (see {@link SystemdNotifier}). */
@@ -77,7 +77,7 @@ public final class Supervisor implements Control {
      *     SUPERVISOR_SOCKET, JDK_JAVA_OPTIONS, ...)
      */
     public Supervisor(Spawner spawner, BiFunction<String, Address, Listener> binder, Supplier<Config> configSource,
-            Map<String, String> baseEnv, Map<String, String> supervisorEnv, Log log) {
+            Environment baseEnv, Map<String, String> supervisorEnv, Log log) {
         this.spawner = spawner;
         this.listeners = new Listeners(binder);
         this.configSource = configSource;
@@ -303,6 +303,13 @@ public final class Supervisor implements Control {
         Generation g = newGeneration(config, bound);
         serving = g;
         log.info("starting " + g + ": " + config.workers + " x " + String.join(" ", config.command));
+        g.readyTimer = after(config.readyTimeout, () -> {
+            if (g.state == Generation.State.STARTING) {
+                // No predecessor to fall back on: it keeps its slots and restarts, but say it.
+                log.info(g + " was not ready within " + Durations.format(config.readyTimeout) + " (--ready-timeout); its workers"
+                        + " keep being restarted as they exit: 'supervisor status' shows their restarts");
+            }
+        });
         spawnAll(g);
     }
 
@@ -329,6 +336,7 @@ public final class Supervisor implements Control {
         Config next;
         List<Listener> bound;
         checkListeners(); // a socket a worker shut down is replaced by this reload
+        List<Listener> before = new ArrayList<>(listeners.all());
         try {
             next = configSource.get();
             bound = listeners.acquire(next.listeners);
@@ -336,6 +344,11 @@ public final class Supervisor implements Control {
             log.info("reload failed: " + e.getMessage());
             finishReload(ReloadResult.failed(lastGeneration, e.getMessage(), List.of()));
             return;
+        }
+        for (Listener l : bound) {
+            if (!before.contains(l)) {
+                log.info("listening " + l.name() + "=" + l.bound() + (l.inherited() ? " (inherited)" : "") + " (added by this reload)");
+            }
         }
         config = next;
         Generation g = newGeneration(next, bound);
@@ -400,24 +413,17 @@ public final class Supervisor implements Control {
             // The same for every worker of the generation but SUPERVISOR_WORKER: built once, not
             // once per worker.
             Map<String, String> extra = new LinkedHashMap<>(supervisorEnv);
+            String opts = extra.remove(Wire.JDK_JAVA_OPTIONS);
             extra.putAll(ListenFds.environment(names));
             extra.put(Wire.SUPERVISOR_GENERATION, Integer.toString(g.number));
-            extra.put(Wire.SUPERVISOR_WORKER, "");
             extra.put(Wire.SUPERVISOR_DRAIN_SIGNAL, Signals.shortName(g.config.drainSignal));
             extra.putAll(g.config.env);
-            String opts = supervisorEnv.get(Wire.JDK_JAVA_OPTIONS);
-            if (opts != null) {
-                String own = baseEnv.get(Wire.JDK_JAVA_OPTIONS);
-                extra.put(Wire.JDK_JAVA_OPTIONS, own == null || own.isBlank() ? opts : own + " " + opts);
-            }
-            g.env = PosixSpawner.workerEnvironment(baseEnv, extra);
+            Environment env = PosixSpawner.workerEnvironment(baseEnv, extra);
+            g.env = opts == null ? env : env.appending(Wire.JDK_JAVA_OPTIONS, opts);
         }
-        Map<String, String> env = new LinkedHashMap<>(g.env);
-        if (!g.config.env.containsKey(Wire.SUPERVISOR_WORKER)) {
-            env.put(Wire.SUPERVISOR_WORKER, Integer.toString(slot));
-        }
+        Environment env = g.env.with(Map.of(Wire.SUPERVISOR_WORKER, Integer.toString(slot)));
         int stdin = g.config.stdinListener == null ? -1 : names.indexOf(g.config.stdinListener);
-        return new Spawner.Spec(g.config.command, env, g.listeners, stdin, g.number, slot);
+        return new Spawner.Spec(g.config.argv(), env, g.listeners, stdin, g.number, slot);
     }
 
     private void onSpawnFailure(Generation g, int slot, Backoff backoff, String message) {
@@ -575,7 +581,9 @@ public final class Supervisor implements Control {
         forgetIfGone(w);
         Duration served = Duration.ofNanos(clock.getAsLong() - w.startedNanos);
         log.info(w + " " + ExitStatus.describe(status)
-                + (w.killedAtDrainTimeout ? " (at the drain timeout)" : was == Worker.State.DRAINING ? " (drained)" : ""));
+                + (w.killedAtDrainTimeout ? " (at the drain timeout)" : w.killedAtStop ? " (immediate stop)"
+                        : was == Worker.State.DRAINING ? " (drained)" : ""));
+        g.lastExit[w.slot] = ExitStatus.describe(status);
         if (g == starting) {
             failGeneration(g, w + " " + ExitStatus.describe(status) + " before it was ready", w.process.stderrTail());
         } else if (g == serving && !stopping && g.slots[w.slot] == w) {
@@ -609,15 +617,17 @@ public final class Supervisor implements Control {
         Duration delay = backoff.next(served);
         log.info("restarting " + g + " worker " + slot + " in " + delay.toMillis() + " ms");
         emit(SupervisorEvent.Kind.RESTART_SCHEDULED, g.number, slot, delay.toMillis());
-        after(delay, () -> {
+        Timer t = after(delay, () -> {
+            g.restartDueNanos[slot] = 0;
             if (g == serving && !stopping && (g.slots[slot] == null || g.slots[slot].state == Worker.State.EXITED)) {
-                int restarts = g.slots[slot] == null ? 0 : g.slots[slot].restarts + 1;
+                g.restarts[slot]++;
                 spawnWorker(g, slot, backoff);
                 if (g.slots[slot] != null) {
-                    g.slots[slot].restarts = restarts;
+                    g.slots[slot].restarts = g.restarts[slot];
                 }
             }
         });
+        g.restartDueNanos[slot] = t.dueNanos;
     }
 
     private void exitIfDone(Generation g) {
@@ -652,6 +662,7 @@ public final class Supervisor implements Control {
             log.info("second stop request: killing every worker");
             for (Generation g : generations) {
                 for (Worker w : g.live) {
+                    w.killedAtStop = true;
                     w.process.kill();
                 }
             }
@@ -774,6 +785,19 @@ public final class Supervisor implements Control {
                 wj.put("restarts", w.restarts);
                 if (w.status != null) {
                     wj.put("status", w.status);
+                }
+            }
+            for (int slot = 0; slot < g.slots.length; slot++) {
+                if (g.restartDueNanos[slot] != 0 && (g.slots[slot] == null || g.slots[slot].state == Worker.State.EXITED)) {
+                    // A crash-looping slot has no live worker: show it waiting, not an empty list.
+                    ObjectNode wj = ws.addObject();
+                    wj.put("worker", slot);
+                    wj.put("state", "RESTARTING");
+                    wj.put("restarts", g.restarts[slot]);
+                    wj.put("next_attempt_ms", Math.max(0, (g.restartDueNanos[slot] - now) / 1_000_000));
+                    if (g.lastExit[slot] != null) {
+                        wj.put("last_exit", g.lastExit[slot]);
+                    }
                 }
             }
         }

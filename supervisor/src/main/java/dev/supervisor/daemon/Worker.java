@@ -16,6 +16,8 @@ final class Worker {
     boolean stopping;
     /** KILLed by the supervisor because it outlived --drain-timeout: its end is no drain. */
     boolean killedAtDrainTimeout;
+    /** KILLed by an immediate stop (a second TERM or INT): its end is no drain either. */
+    boolean killedAtStop;
     int restarts;
 
     Worker(Generation generation, int slot, Spawner.Process process, long startedNanos, Backoff backoff) {

@@ -1,14 +1,19 @@
 package dev.supervisor.daemon;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.io.RandomAccessFile;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
@@ -42,11 +47,17 @@ class ConfigFileTest {
         "\"workers\":\"4\"                | \"workers\" in c.json must be a whole number from 1 to 1024, found \"4\"",
         "\"workers\":2.5                  | \"workers\" in c.json must be a whole number from 1 to 1024, found 2.5",
         "\"workers\":4294967297           | \"workers\" in c.json must be a whole number from 1 to 1024, found 4294967297",
-        "\"workers\":0                    | bad --workers 0: expected 1 to 1024",
+        "\"workers\":0                    | bad \"workers\" 0 in c.json: expected 1 to 1024",
         "\"drain-timeout\":{}             | \"drain-timeout\" in c.json must be a string, found {}",
         "\"ready\":[\"notify\"]           | \"ready\" in c.json must be a string, found [\"notify\"]",
         "\"stdin-listener\":1.5           | \"stdin-listener\" in c.json must be a string, found 1.5",
-        "\"drain-timeout\":\"999999999999h\" | --drain-timeout: bad duration '999999999999h': at most 8760h (365 days)",
+        "\"drain-timeout\":\"999999999999h\" | \"drain-timeout\" in c.json: bad duration '999999999999h': at most 8760h (365 days)",
+        "\"ready-timeout\":\"99999999999999999999s\" | \"ready-timeout\" in c.json: bad duration '99999999999999999999s': at most 8760h (365 days)",
+        "\"ready\":\"sometime\"         | \"ready\" in c.json: bad mode 'sometime': expected notify or delay:DURATION (as in delay:1s)",
+        "\"drain-signal\":\"FOO\"       | \"drain-signal\" in c.json: unknown signal 'FOO': expected one of HUP, INT, QUIT, KILL, USR1, USR2, TERM, STOP, WINCH or a number",
+        "\"env\":{\"LISTEN_FDS\":\"3\"} | \"env\" in c.json: LISTEN_FDS is set by the supervisor for each worker and cannot be given (reserved: LISTEN_*, NOTIFY_SOCKET, SUPERVISOR_*)",
+        "\"env\":{\"NOTIFY_SOCKET\":\"/x\"} | \"env\" in c.json: NOTIFY_SOCKET is set by the supervisor for each worker and cannot be given (reserved: LISTEN_*, NOTIFY_SOCKET, SUPERVISOR_*)",
+        "\"env\":{\"SUPERVISOR_WORKER\":\"7\"} | \"env\" in c.json: SUPERVISOR_WORKER is set by the supervisor for each worker and cannot be given (reserved: LISTEN_*, NOTIFY_SOCKET, SUPERVISOR_*)",
         "\"env\":[\"A=1\"]                | \"env\" in c.json must be an object of NAME: \"value\", found ARRAY",
         "\"env\":{\"A=B\":\"1\"}          | \"env\" in c.json: 'A=B' is not a variable name (non-empty, without '=' or NUL)",
         "\"env\":{\"\":\"1\"}             | \"env\" in c.json: '' is not a variable name (non-empty, without '=' or NUL)",
@@ -75,5 +86,55 @@ class ConfigFileTest {
         assertTrue(e.getMessage().startsWith("config c.json is not valid JSON: "), e.getMessage());
         e = assertThrows(IllegalArgumentException.class, () -> Config.parse("[]", "c.json", new Config.Flags()));
         assertEquals("config c.json is not a JSON object", e.getMessage());
+    }
+
+    /** Whatever the path holds, the daemon reads at most {@link Config#MAX_CONFIG_BYTES} of a regular file, or refuses. */
+    @Test
+    void readsOnlyARegularFileOfBoundedSize(@TempDir Path tmp) throws Exception {
+        Path big = tmp.resolve("big.json");
+        try (RandomAccessFile f = new RandomAccessFile(big.toFile(), "rw")) {
+            f.setLength(30L * 1024 * 1024); // sparse: 30 MB that the old reader took into the heap
+        }
+        assertEquals("config " + big + " is 31457280 bytes; at most 1048576 are read", loadError(big));
+
+        Path fifo = tmp.resolve("fifo.json");
+        assertEquals(0, new ProcessBuilder("mkfifo", fifo.toString()).start().waitFor());
+        // The old reader blocked here for ever, waiting for a writer.
+        assertEquals("config " + fifo + " is not a regular file (a FIFO, socket or device): give a JSON file", loadError(fifo));
+        assertEquals("config /dev/zero is not a regular file (a FIFO, socket or device): give a JSON file", loadError(Path.of("/dev/zero")));
+        assertEquals("config " + tmp + " is not a regular file (a directory): give a JSON file", loadError(tmp));
+
+        Path missing = tmp.resolve("no-such.json");
+        assertEquals("cannot read config " + missing + ": no such file or directory", loadError(missing));
+
+        Path binary = tmp.resolve("binary.json");
+        Files.write(binary, new byte[] {(byte) 0xff, (byte) 0xfe, 0, 1});
+        String m = loadError(binary);
+        assertTrue(m.startsWith("config " + binary + " is not valid JSON: ") && !m.contains("java.") && !m.contains("\n"), m);
+    }
+
+    private static String loadError(Path file) {
+        return assertThrows(IllegalArgumentException.class, () -> Config.load(file, new Config.Flags())).getMessage();
+    }
+
+    @Test
+    void aSettingGivenAsAFlagIsNamedAsTheFlag() {
+        Config.Flags f = new Config.Flags();
+        f.workers = -1;
+        f.readyTimeout = "0s";
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> Config.parse("{" + BASE + "}", "c.json", f));
+        assertEquals("bad --workers -1: expected 1 to 1024", e.getMessage());
+        f.workers = null;
+        e = assertThrows(IllegalArgumentException.class, () -> Config.parse("{" + BASE + "}", "c.json", f));
+        assertEquals("--ready-timeout must be more than 0", e.getMessage());
+    }
+
+    @Test
+    void theArgumentsOfTheConfigAreUtf8() {
+        Config c = parse("\"env\":{\"GREETING\":\"Z\u00fcrich\"}");
+        assertEquals("Zürich", c.env.get("GREETING"));
+        c = Config.parse("{\"listen\":[\"w=:1\"],\"command\":[\"x\",\"Z\u00fcrich\"]}", "c.json", new Config.Flags());
+        assertArrayEquals(new byte[] {'Z', (byte) 0xc3, (byte) 0xbc, 'r', 'i', 'c', 'h'}, c.argv().get(1));
     }
 }

@@ -58,14 +58,15 @@ class SmallPartsTest {
     void workerEnvironmentDropsInheritedActivationVariables() {
         Map<String, String> own = Map.of("PATH", "/bin", Wire.LISTEN_FDS, "9", Wire.LISTEN_PID, "1", Wire.LISTEN_FDNAMES, "x",
                 Wire.NOTIFY_SOCKET, "/run/systemd/notify");
-        Map<String, String> env = PosixSpawner.workerEnvironment(own, Map.of(Wire.LISTEN_FDS, "2"));
-        assertEquals(Map.of("PATH", "/bin", Wire.LISTEN_FDS, "2"), env);
+        Environment env = PosixSpawner.workerEnvironment(Environment.of(own), Map.of(Wire.LISTEN_FDS, "2"));
+        assertEquals(List.of("PATH=/bin", "LISTEN_FDS=2"),
+                env.entries().stream().map(e -> new String(e, java.nio.charset.StandardCharsets.UTF_8)).toList());
     }
 
     @Test
     void configRefusesBadInputNamingTheValue() {
         Config.Flags f = new Config.Flags();
-        f.command = List.of("true");
+        f.command = List.of("true".getBytes(java.nio.charset.StandardCharsets.UTF_8));
         f.listen = List.of("bad name=:80");
         assertTrue(assertThrows(IllegalArgumentException.class, () -> Config.load(null, f)).getMessage().contains("'bad name'"));
         f.listen = List.of("web:80");

@@ -37,7 +37,7 @@ class SupervisorTest {
     private static Config config(String ready, int workers, String... extra) {
         Config.Flags f = new Config.Flags();
         f.listen = List.of("web=127.0.0.1:0");
-        f.command = List.of("worker");
+        f.command = List.of("worker".getBytes(java.nio.charset.StandardCharsets.UTF_8));
         f.workers = workers;
         f.ready = ready;
         f.drainTimeout = "300ms";
@@ -54,13 +54,18 @@ class SupervisorTest {
 
     private void start(Config first) {
         config.set(first);
-        supervisor = new Supervisor(spawner, (name, a) -> new Listener(name, a, -1, a.toString()), config::get, Map.of("PATH", "/bin"),
+        supervisor = new Supervisor(spawner, (name, a) -> new Listener(name, a, -1, a.toString()), config::get, Environment.of(Map.of("PATH", "/bin")),
                 Map.of(Wire.NOTIFY_SOCKET, "/n"), log::add);
         supervisor.useClock(now::get);
         supervisor.observe(events::add);
         supervisor.begin(supervisor.bind(first));
         step();
         assertEquals(first.workers, count(Kind.WORKER_STARTED, 1, -1));
+    }
+
+    private void assertLogged(String regex) {
+        java.util.regex.Pattern p = java.util.regex.Pattern.compile(regex);
+        assertTrue(log.stream().anyMatch(l -> p.matcher(l).find()), "no log line matching " + regex + " in " + log);
     }
 
     /** Runs the loop until it has nothing left to do now. */
@@ -112,7 +117,7 @@ class SupervisorTest {
         List<FakeSpawner.Fake> g1 = spawner.ofGeneration(1);
         assertEquals(3, g1.size());
         for (int i = 0; i < 3; i++) {
-            Map<String, String> env = g1.get(i).spec.env;
+            Environment env = g1.get(i).spec.env;
             assertEquals("1", env.get(Wire.LISTEN_FDS));
             assertEquals("web", env.get(Wire.LISTEN_FDNAMES));
             assertEquals("1", env.get(Wire.SUPERVISOR_GENERATION));
@@ -354,6 +359,29 @@ class SupervisorTest {
         assertTrue(finished);
         assertEquals(0, supervisor.exitCode());
         assertEquals(List.of(Posix.SIGTERM, Posix.SIGKILL), spawner.ofGeneration(1).get(0).signals);
+        assertLogged("worker 1.0 \\(pid \\d+\\) killed by SIGKILL \\(immediate stop\\)$");
+    }
+
+    @Test
+    void aCrashLoopingFirstGenerationShowsItsRestartsAndSaysWhenItMissesTheReadyTimeout() {
+        start(config("notify", 1, "ready-timeout", "100ms"));
+        FakeSpawner.Fake first = spawner.ofGeneration(1).get(0);
+        first.exit(ExitStatus.ofCode(3));
+        step();
+        assertLogged("restarting generation 1 worker 0 in 100 ms");
+        advance(100);
+        assertLogged("generation 1 was not ready within 100ms \\(--ready-timeout\\)");
+        assertLogged("started worker 1.0 \\(pid " + (first.pid + 1) + "\\)");
+        spawner.byPid.get(first.pid + 1).exit(ExitStatus.ofCode(3));
+        step();
+        assertLogged("restarting generation 1 worker 0 in 200 ms");
+        JsonNode g = status().path("generations").get(0);
+        assertEquals("STARTING", g.path("state").asText());
+        JsonNode w = g.path("workers").get(0);
+        assertEquals("RESTARTING", w.path("state").asText(), "the slot waits for its next attempt: " + g);
+        assertEquals(1, w.path("restarts").asInt());
+        assertTrue(w.path("next_attempt_ms").asLong() <= 200, g.toString());
+        assertEquals(ExitStatus.describe(ExitStatus.ofCode(3)), w.path("last_exit").asText());
     }
 
     @Test
@@ -367,6 +395,7 @@ class SupervisorTest {
         assertEquals("web:extra", spawner.ofGeneration(2).get(0).spec.env.get(Wire.LISTEN_FDNAMES));
         assertEquals(List.of(new SupervisorEvent(Kind.LISTENER_CLOSED, 1, -1, "admin")),
                 events.stream().filter(e -> e.kind() == Kind.LISTENER_CLOSED).toList());
+        assertLogged("^listening extra=tcp://127.0.0.1:2 \\(added by this reload\\)$");
         List<String> names = new ArrayList<>();
         status().path("listeners").forEach(l -> names.add(l.path("name").asText()));
         assertEquals(List.of("web", "extra"), names);

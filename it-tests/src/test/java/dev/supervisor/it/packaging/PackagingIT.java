@@ -65,7 +65,7 @@ class PackagingIT {
         Path top = extractTarball();
         assertTrue(Files.isExecutable(top.resolve("bin/supervisor")), "bin/supervisor is executable");
         for (String part : List.of("lib/supervisor.classlist", "systemd/supervisor@.service", "systemd/supervisor@.socket",
-                "share/man/man1/supervisor.1", "share/bash-completion/completions/supervisor", "share/doc/supervisor/README.md",
+                "share/man/man1/supervisor.1socket", "share/bash-completion/completions/supervisor", "share/doc/supervisor/README.md",
                 "share/doc/supervisor/DESIGN.md")) {
             assertTrue(Files.isRegularFile(top.resolve(part)), part + " is in the tarball");
         }
@@ -321,16 +321,47 @@ class PackagingIT {
     }
 
     @Test
+    void bashCompletionOffersTheReadyModesAndSignals() throws Exception {
+        Path script = dist.resolve("share/bash-completion/completions/supervisor");
+        for (String[] c : new String[][] {{"--ready", "notify"}, {"--drain-signal", "USR1"}}) {
+            String line = "supervisor run " + c[0] + " ";
+            Result r = run(tmp, Map.of(), "bash", "-c", "source '" + script + "' && COMP_WORDS=(supervisor run " + c[0] + " '')"
+                    + " && COMP_CWORD=3 && COMP_LINE='" + line + "' && COMP_POINT=" + line.length()
+                    + " && _complete_supervisor supervisor '' " + c[0] + " >/dev/null 2>&1; printf '%s\\n' \"${COMPREPLY[@]}\"");
+            assertEquals(0, r.code, "the completion script loads" + r);
+            assertTrue(r.out.lines().anyMatch(l -> l.equals(c[1])), "after " + c[0] + ": " + c[1] + r);
+        }
+    }
+
+    @Test
+    void topLevelHelpListsEveryCommandInWholeSentences() throws Exception {
+        Result r = run(tmp, Map.of(), dist.resolve("bin/supervisor").toString(), "--help");
+        assertEquals(0, r.code, "--help" + r);
+        for (String command : List.of("run", "reload", "status", "stop", "demo")) {
+            assertTrue(r.out.lines().anyMatch(l -> l.startsWith("  " + command + " ")), "lists " + command + r);
+        }
+        assertTrue(r.out.lines().noneMatch(l -> l.endsWith(":") && !l.equals("Commands:")), "no description cut after a colon" + r);
+        assertTrue(r.out.strip().endsWith("."), "ends with a whole sentence" + r);
+    }
+
+    @Test
     void manPageListsEveryCommand() throws IOException {
-        String man = Files.readString(dist.resolve("share/man/man1/supervisor.1"));
-        assertTrue(man.contains(".TH SUPERVISOR 1 "), "a section 1 man page");
+        String man = Files.readString(dist.resolve("share/man/man1/supervisor.1socket"));
+        assertTrue(man.contains(".TH SUPERVISOR 1socket "), "a section 1 man page, named apart from supervisord's supervisor(1)");
         for (String command : List.of("run", "reload", "status", "stop", "demo")) {
             assertTrue(man.contains(".SS " + command + "\n"), "documents " + command);
         }
         for (String option : List.of("\\-\\-listen", "\\-\\-drain\\-timeout", "\\-\\-json", "\\-\\-timeout", "\\-\\-port")) {
             assertTrue(man.contains(option), "documents " + option);
         }
-        assertTrue(man.contains("${XDG_RUNTIME_DIR:\\-/tmp}"), "the control socket default as written, not as the build machine had it");
+        assertTrue(man.contains("$XDG_RUNTIME_DIR/supervisor\\-UID/supervisor.sock"), "the control socket default as written, not as the build machine had it");
+        assertFalse(man.contains("${"), "no unresolved variable (picocli's ${picocli.help.name.0} once stood there)");
+        assertFalse(man.contains("\\efR") || man.contains("\\efB"), "no font escape printed literally");
+        assertTrue(man.contains(".SH CONFIG FILE\n"), "a section on the config file");
+        for (String key : List.of("listen", "command", "workers", "ready", "ready\\-timeout", "drain\\-signal", "drain\\-timeout",
+                "stdin\\-listener", "env")) {
+            assertTrue(man.contains(".TP\n\\fB\"" + key + "\"\\fR"), "the config key " + key);
+        }
     }
 
     // --- the .deb --------------------------------------------------------------------------------
@@ -351,7 +382,7 @@ class PackagingIT {
         assertEquals(version.replace("-SNAPSHOT", "~SNAPSHOT"), control.get("Version"));
         assertEquals("default-jre-headless (>= 2:1.17) | java17-runtime-headless | java-runtime-headless (>= 17)", control.get("Depends"),
                 "a Java 17+ runtime, as Debian 12 names it");
-        assertEquals("supervisor", control.get("Conflicts"), "supervisord's package also ships supervisor(1)");
+        assertEquals(null, control.get("Conflicts"), "co-installable with Debian's supervisor (supervisord)");
 
         Result contents = run(tmp, Map.of(), "dpkg-deb", "--contents", deb.toString());
         assertEquals(0, contents.code, "dpkg-deb --contents" + contents);
@@ -361,7 +392,7 @@ class PackagingIT {
                 "./usr/share/supervisor/lib/supervisor-" + version + ".jar", "./usr/share/supervisor/lib/supervisor-protocol-" + version + ".jar",
                 "./usr/share/supervisor/lib/supervisor.classlist", "./lib/systemd/system/supervisor@.service",
                 "./lib/systemd/system/supervisor@.socket", "./usr/share/bash-completion/completions/supervisor",
-                "./usr/share/man/man1/supervisor.1.gz", "./usr/share/doc/socket-supervisor/README.md",
+                "./usr/share/man/man1/supervisor.1socket.gz", "./usr/share/doc/socket-supervisor/README.md",
                 "./usr/share/doc/socket-supervisor/DESIGN.md", "./usr/share/doc/socket-supervisor/examples/web.json")) {
             assertTrue(paths.contains(path), "the .deb has " + path + contents);
         }
