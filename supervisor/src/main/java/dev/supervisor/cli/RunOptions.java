@@ -63,6 +63,10 @@ public final class RunOptions {
         }
     }
 
+    @Option(names = "--starting-priority", paramLabel = "PRIO",
+            description = "CPU priority of a reload's generation until it is ready: nice | idle | batch | normal (default nice)")
+    String startingPriority;
+
     Config.Flags flags(List<byte[]> command) {
         Config.Flags f = new Config.Flags();
         f.listen = listen;
@@ -73,6 +77,7 @@ public final class RunOptions {
         f.drainSignal = drainSignal;
         f.drainTimeout = drainTimeout;
         f.stdinListener = stdinListener;
+        f.startingPriority = startingPriority;
         return f;
     }
 }

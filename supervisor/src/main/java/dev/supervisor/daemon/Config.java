@@ -41,6 +41,7 @@ public final class Config {
         public String drainSignal;
         public String drainTimeout;
         public String stdinListener;
+        public String startingPriority;
     }
 
     public final Map<String, Address> listeners;
@@ -55,9 +56,10 @@ public final class Config {
     public final Duration drainTimeout;
     public final String stdinListener;
     public final Map<String, String> env;
+    public final Priority startingPriority;
 
     private Config(Map<String, Address> listeners, List<byte[]> argv, int workers, ReadyMode ready, Duration readyTimeout,
-            int drainSignal, Duration drainTimeout, String stdinListener, Map<String, String> env) {
+            int drainSignal, Duration drainTimeout, String stdinListener, Map<String, String> env, Priority startingPriority) {
         this.listeners = Collections.unmodifiableMap(listeners);
         this.argv = argv.stream().map(byte[]::clone).toList();
         this.command = argv.stream().map(a -> new String(a, StandardCharsets.UTF_8)).toList();
@@ -68,6 +70,7 @@ public final class Config {
         this.drainTimeout = drainTimeout;
         this.stdinListener = stdinListener;
         this.env = Collections.unmodifiableMap(env);
+        this.startingPriority = startingPriority;
     }
 
     /** COMMAND and its arguments, byte for byte as exec gets them. */
@@ -98,6 +101,7 @@ public final class Config {
             new Key("drain-signal", "\"SIG\"", "sent to each old worker on drain (default \"TERM\")"),
             new Key("drain-timeout", "\"DURATION\"", "then KILL (default \"30s\")"),
             new Key("stdin-listener", "\"NAME\"", "also place listener NAME on the worker's fd 0 (inetd style)"),
+            new Key("starting-priority", "\"nice\" | \"idle\" | \"batch\" | \"normal\"", "CPU priority of a reload's generation until it is ready (default \"nice\")"),
             new Key("env", "{\"NAME\": \"value\", ...}", "more environment variables for the workers; LISTEN_*, NOTIFY_SOCKET and "
                     + "SUPERVISOR_* are the supervisor's and refused"));
 
@@ -256,8 +260,14 @@ public final class Config {
             throw new IllegalArgumentException(name(flags.stdinListener != null, "stdin-listener", where) + " " + stdinListener
                     + " names no listener; there are " + listeners.keySet());
         }
+        Priority startingPriority;
+        try {
+            startingPriority = Priority.parse(pick(flags.startingPriority, json, "starting-priority", "nice", where));
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("bad " + name(flags.startingPriority != null, "starting-priority", where) + " " + e.getMessage());
+        }
         return new Config(listeners, argv, workers, ready, readyTimeout, drainSignal, drainTimeout, stdinListener,
-                env(json.get("env"), where));
+                env(json.get("env"), where), startingPriority);
     }
 
     /** How an error names a setting: the flag when the command line gave it, else the config key and file. */

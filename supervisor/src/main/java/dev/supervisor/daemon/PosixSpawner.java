@@ -32,6 +32,9 @@ public final class PosixSpawner implements Spawner {
     /** Workers not reaped yet, for the {@link OrphanReaper} to leave alone. */
     private final Set<Integer> unreaped = ConcurrentHashMap.newKeySet();
 
+    /** Whether this process may raise a worker's priority back to normal (see {@link Priority#forPrivilege}). */
+    private final boolean mayRaise = Priority.mayRaise();
+
     private final ProcessTree trees;
 
     public PosixSpawner(List<String> wrapper, NotifySocket notify, Log log) {
@@ -81,7 +84,9 @@ public final class PosixSpawner implements Spawner {
                 argv.add(a.getBytes(StandardCharsets.UTF_8));
             }
             argv.addAll(spec.argv);
+            Priority priority = spec.starting.forPrivilege(mayRaise);
             int pid = Posix.spawn(argv, env, fds);
+            priority.lower(pid);
             unreaped.add(pid);
             ProcessTree.Member tree = trees.track(pid, spec.generation, spec.slot);
             String prefix = "[" + spec.generation + "." + spec.slot + " " + pid + "] ";
@@ -96,7 +101,7 @@ public final class PosixSpawner implements Spawner {
             } else {
                 onExit.run();
             }
-            PosixProcess p = new PosixProcess(pid, stderr, tree, notifyEnd);
+            PosixProcess p = new PosixProcess(pid, stderr, tree, notifyEnd, priority);
             notifyEnd = null;
             return p;
         } catch (NativeException | IllegalStateException e) {
@@ -161,12 +166,19 @@ public final class PosixSpawner implements Spawner {
         private final OutputPump.Stream stderr;
         private final ProcessTree.Member tree;
         private final NotifySocket.Endpoint notifyEnd;
+        private final Priority starting;
 
-        PosixProcess(int pid, OutputPump.Stream stderr, ProcessTree.Member tree, NotifySocket.Endpoint notifyEnd) {
+        PosixProcess(int pid, OutputPump.Stream stderr, ProcessTree.Member tree, NotifySocket.Endpoint notifyEnd, Priority starting) {
             this.pid = pid;
             this.stderr = stderr;
             this.tree = tree;
             this.notifyEnd = notifyEnd;
+            this.starting = starting;
+        }
+
+        @Override
+        public void raisePriority() {
+            starting.raise(pid);
         }
 
         @Override

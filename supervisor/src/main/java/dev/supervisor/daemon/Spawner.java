@@ -19,14 +19,18 @@ public interface Spawner {
         /** Generation number and slot: SUPERVISOR_GENERATION/WORKER and the "[gen.worker pid]" output prefix. */
         final int generation;
         final int slot;
+        /** The CPU priority the worker starts at, until {@link Process#raisePriority}. */
+        final Priority starting;
 
-        Spec(List<byte[]> argv, Environment env, List<Listener> listeners, int stdinListener, int generation, int slot) {
+        Spec(List<byte[]> argv, Environment env, List<Listener> listeners, int stdinListener, int generation, int slot,
+                Priority starting) {
             this.argv = argv;
             this.env = env;
             this.listeners = listeners;
             this.stdinListener = stdinListener;
             this.generation = generation;
             this.slot = slot;
+            this.starting = starting;
         }
     }
 
@@ -55,6 +59,9 @@ public interface Spawner {
 
         /** SIGKILL to every process of the worker's tree, so no descendant keeps a listener. */
         void kill();
+
+        /** Raises every thread of the worker's process tree from its starting priority to normal. */
+        void raisePriority();
 
         /** Reaps the exited worker process and returns its wait status (see {@link ExitStatus}); its NOTIFY_SOCKET closes. */
         int reap();

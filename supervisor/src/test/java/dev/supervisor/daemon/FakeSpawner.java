@@ -27,6 +27,7 @@ final class FakeSpawner implements Spawner {
         volatile boolean reaped;
         /** Processes of its tree besides itself that outlive it until KILLed. */
         volatile int descendants;
+        volatile boolean raised;
 
         Fake(Spec spec, Runnable onExit, NotifySocket.Receiver onNotify) {
             this.spec = spec;
@@ -65,6 +66,11 @@ final class FakeSpawner implements Spawner {
                 status = waitStatus;
                 onExit.run();
             }
+        }
+
+        @Override
+        public void raisePriority() {
+            raised = true;
         }
 
         @Override
