@@ -114,7 +114,12 @@ final class Listeners {
      * for port 0 (any free port), the one this name was bound with.
      */
     private Listener.Socket find(String name, Address a, Listener.State state) {
-        Listener.Socket s;
+        // A socket our parent passed us is matched by name, as it was taken (its address is systemd's).
+        Listener.Socket s = open.values().stream().filter(x -> x.inherited && x.name.equals(name) && x.address.equals(a)).findFirst()
+                .orElse(null);
+        if (s != null) {
+            return s.state != state ? null : s;
+        }
         if (a.kind() != Address.Kind.UNIX && a.port() == 0) {
             s = open.values().stream().filter(x -> x.name.equals(name) && x.address.equals(a)).findFirst().orElse(null);
         } else {
