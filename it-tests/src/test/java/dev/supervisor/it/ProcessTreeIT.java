@@ -16,6 +16,7 @@ import java.util.Set;
 import java.util.concurrent.TimeUnit;
 
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -36,6 +37,7 @@ class ProcessTreeIT {
      * every process of each old generation is gone once it has exited, and none is left after stop.
      */
     @Test
+    @Timeout(value = 6, unit = TimeUnit.MINUTES) // ten reloads under load on two loaded cores
     void wrappersThatDoNotExecAndSetsidServersDrainWithTheirGeneration() throws Exception {
         String server = String.join(" ", Fixtures.worker("http").stream().map(a -> "'" + a + "'").toList());
         Set<Long> everyPid = new LinkedHashSet<>();
