@@ -25,14 +25,14 @@ import java.util.stream.Stream;
 
 /**
  * A newer build of the .deb made from the built one: the same files, with the package's
- * {@code Version:} and the supervisor jar's {@code Implementation-Version} (what
- * {@code supervisor --version} prints) given a suffix, repacked with dpkg-deb. dpkg takes it for
- * an upgrade of the built package.
+ * {@code Version:} and the supervisor jar's version (its manifest's {@code Implementation-Version}
+ * and {@code dev/supervisor/version.properties} where there is one) given a suffix, repacked
+ * with dpkg-deb. dpkg takes it for an upgrade of the built package.
  */
 final class BumpedDeb {
     private BumpedDeb() {}
 
-    /** The versions of a bumped package: Debian's and the supervisor's own. */
+    /** A bumped package and its versions: Debian's and the one the supervisor reports. */
     record Bumped(Path deb, String debianVersion, String supervisorVersion) {}
 
     static Bumped of(Path deb, Path workDir, String suffix) throws IOException, InterruptedException {
@@ -97,6 +97,18 @@ final class BumpedDeb {
             main.put(Attributes.Name.IMPLEMENTATION_VERSION, version + suffix);
             try (OutputStream out = Files.newOutputStream(mf)) {
                 manifest.write(out);
+            }
+            Path props = zip.getPath("dev/supervisor/version.properties");
+            if (Files.exists(props)) {
+                List<String> lines = new ArrayList<>();
+                for (String line : Files.readAllLines(props, StandardCharsets.ISO_8859_1)) {
+                    if (line.startsWith("version=")) {
+                        version = line.substring("version=".length()).strip();
+                        line = "version=" + version + suffix;
+                    }
+                    lines.add(line);
+                }
+                Files.write(props, lines, StandardCharsets.ISO_8859_1);
             }
             return version + suffix;
         }

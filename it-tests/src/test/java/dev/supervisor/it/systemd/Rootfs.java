@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 import java.io.IOException;
 import java.nio.channels.FileChannel;
-import java.nio.channels.FileLock;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -44,8 +43,8 @@ final class Rootfs {
             return root;
         }
         try (FileChannel lockFile = FileChannel.open(cache.resolve(root.getFileName() + ".lock"), StandardOpenOption.CREATE,
-                StandardOpenOption.WRITE);
-             FileLock lock = lockFile.lock()) {
+                StandardOpenOption.WRITE)) {
+            lockFile.lock(); // released when the channel closes
             if (Files.isDirectory(root)) {
                 return root; // another process built it while this one waited
             }

@@ -58,6 +58,9 @@ final class SystemdContainer implements AutoCloseable {
      * the container) bound read-only, and returns once systemd reports the system running.
      */
     static SystemdContainer boot(Path rootfs, Map<Path, String> bindRo) throws IOException, InterruptedException {
+        if (!Integer.valueOf(0).equals(Files.getAttribute(Path.of("/proc/self"), "unix:uid"))) {
+            fail("a systemd container needs root (systemd-nspawn, cgroups, nsenter): run the ITs as root, as CI does");
+        }
         endStale();
         String name = PREFIX + ProcessHandle.current().pid() + "-" + COUNT.incrementAndGet();
         List<Path> cgroups = new ArrayList<>();
