@@ -24,25 +24,50 @@ final class Host {
 
     /**
      * Runs {@code cmd} with stdin empty, its output appended to {@code log} (or a temporary file
-     * when null). A command still running at the deadline is killed, with its descendants, and
-     * fails the test.
+     * when null). A command still running at the deadline, or when the JVM exits, is killed with
+     * its descendants; at the deadline it fails the test.
      */
     static Result run(List<String> cmd, Path log, Duration timeout) throws IOException, InterruptedException {
         Path out = log != null ? log : Files.createTempFile("supervisor-it-", ".out");
+        Process p = null;
+        Thread hook = null;
         try {
-            Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile()))
+            p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile()))
                     .redirectOutput(ProcessBuilder.Redirect.appendTo(out.toFile())).start();
+            Process started = p;
+            hook = new Thread(() -> kill(started), "kill " + cmd.get(0));
+            Runtime.getRuntime().addShutdownHook(hook);
             if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
-                p.descendants().forEach(ProcessHandle::destroyForcibly);
-                p.destroyForcibly();
-                p.waitFor();
+                kill(p);
                 fail(String.join(" ", cmd) + " did not finish in " + timeout + ":\n" + read(out));
             }
             return new Result(p.exitValue(), read(out));
         } finally {
+            if (hook != null) {
+                try {
+                    Runtime.getRuntime().removeShutdownHook(hook);
+                } catch (IllegalStateException shuttingDown) {
+                    // the hook runs
+                }
+            }
+            if (p != null && p.isAlive()) {
+                kill(p); // interrupted while waiting
+            }
             if (log == null) {
                 Files.deleteIfExists(out);
             }
+        }
+    }
+
+    /** KILLs {@code p} and its descendants, children first seen before the parent dies. */
+    private static void kill(Process p) {
+        List<ProcessHandle> tree = p.descendants().toList();
+        p.destroyForcibly();
+        tree.forEach(ProcessHandle::destroyForcibly);
+        try {
+            p.waitFor();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 

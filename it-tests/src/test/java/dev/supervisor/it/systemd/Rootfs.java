@@ -50,7 +50,9 @@ final class Rootfs {
             }
             Path partial = cache.resolve(root.getFileName() + ".partial");
             removeTree(partial); // left by an interrupted build: never used
-            build(partial, cache.resolve(root.getFileName() + ".log"));
+            Path log = cache.resolve(root.getFileName() + ".log");
+            Files.deleteIfExists(log);
+            build(partial, log);
             Files.move(partial, root, StandardCopyOption.ATOMIC_MOVE);
             return root;
         }
