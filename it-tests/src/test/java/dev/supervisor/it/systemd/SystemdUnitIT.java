@@ -152,9 +152,12 @@ class SystemdUnitIT {
         String mainPid = show(UNIT).get("MainPID");
         Set<String> workers = workers();
         ContainerLoad load = ContainerLoad.start(c, "/it/load_client.py", 80, 2, 100_000, Duration.ofMinutes(5));
+        long t0 = System.nanoTime();
         String dpkg = c.check(START, "dpkg", "-i", bumped.deb().toString());
+        long dpkgMs = (System.nanoTime() - t0) / 1_000_000;
         ContainerLoad.Result r = load.finish(CMD);
-        System.out.println("[systemd] " + bumped.debianVersion() + " installed over a running " + UNIT + " under load: " + r);
+        System.out.println("[systemd] " + bumped.debianVersion() + " installed over a running " + UNIT + " under load (dpkg -i took "
+                + dpkgMs + " ms): " + r);
         assertEquals(0, r.failed(), "failed requests " + r.failures() + " " + r.samples() + "\n" + dpkg);
         Map<String, String> after = show(UNIT);
         assertEquals(mainPid, after.get("MainPID"), "MainPID across the package upgrade");
