@@ -78,8 +78,16 @@ final class SystemdContainer implements AutoCloseable {
         bindRo.forEach((host, inside) -> cmd.add("--bind-ro=" + host.toAbsolutePath() + ":" + inside));
         Path logs = logDir();
         Path console = logs.resolve(name + ".log");
-        Process nspawn = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(console.toFile())
-                .redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile())).start();
+        Process nspawn;
+        try {
+            nspawn = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(console.toFile())
+                    .redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile())).start();
+        } catch (IOException e) {
+            for (Path cg : cgroups) {
+                removeCgroup(cg);
+            }
+            throw e;
+        }
         SystemdContainer c = new SystemdContainer(name, nspawn, console, cgroups);
         Runtime.getRuntime().addShutdownHook(c.hook);
         try {
@@ -90,10 +98,6 @@ final class SystemdContainer implements AutoCloseable {
             c.close();
             throw t;
         }
-    }
-
-    String name() {
-        return name;
     }
 
     /** Runs {@code argv} inside the container (as root, a clean environment) and returns its exit code and output. */

@@ -10,6 +10,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
@@ -99,15 +100,18 @@ class SystemdUnitIT {
         assertEquals("java", c.check(CMD, "cat", "/proc/" + mainPid + "/comm").strip(), "the launcher execs the JVM: it is the main pid");
 
         ContainerLoad load = ContainerLoad.start(c, "/it/load_client.py", 80, 2, 100_000, Duration.ofMinutes(5));
+        List<Long> reloadMs = new ArrayList<>();
         for (int gen = 2; gen <= RELOADS + 1; gen++) {
+            long t0 = System.nanoTime();
             c.check(START, "systemctl", "reload", UNIT); // returns when ExecReload= does: the new generation is ready
+            reloadMs.add((System.nanoTime() - t0) / 1_000_000);
             Map<String, String> now = show(UNIT);
             assertEquals(mainPid, now.get("MainPID"), "MainPID after reload " + (gen - 1));
             assertEquals("running", now.get("SubState"), now.toString());
             assertGeneration(gen, now.get("StatusText"));
         }
         ContainerLoad.Result r = load.finish(CMD);
-        System.out.println("[systemd] " + RELOADS + " reloads of " + UNIT + " under load: " + r);
+        System.out.println("[systemd] " + RELOADS + " reloads of " + UNIT + " under load (systemctl reload took " + reloadMs + " ms): " + r);
         assertEquals(0, r.failed(), "failed requests " + r.failures() + " " + r.samples());
         assertTrue(r.generations().containsKey(Integer.toString(RELOADS + 1)), "the last generation answered the load: " + r.generations());
         assertEquals(RELOADS + 1, new ObjectMapper().readTree(c.check(CMD, "curl", "-sS", "--max-time", "20", "http://127.0.0.1/"))
