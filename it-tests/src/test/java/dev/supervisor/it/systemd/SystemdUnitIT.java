@@ -39,7 +39,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 class SystemdUnitIT {
     private static final String UNIT = "supervisor@web.service";
     private static final String SOCKET = "supervisor@web.socket";
-    private static final String CONTROL = "/run/supervisor/web/control.sock";
     private static final String WORKER = "dev.supervisor.demo.DemoWorker";
     /** Starting the unit waits for READY=1: JVMs on a shared machine. */
     private static final Duration START = Duration.ofSeconds(150);
