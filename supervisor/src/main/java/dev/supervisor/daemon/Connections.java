@@ -145,7 +145,8 @@ public final class Connections {
             int pid = todo.poll();
             try (DirectoryStream<Path> tasks = Files.newDirectoryStream(Path.of("/proc/" + pid + "/task"))) {
                 for (Path task : tasks) {
-                    for (String child : Files.readString(task.resolve("children")).trim().split("\\s+")) {
+                    // readAllLines: a /proc file has no size, and a read by its size can come out short
+                    for (String child : String.join(" ", Files.readAllLines(task.resolve("children"))).trim().split("\\s+")) {
                         if (!child.isEmpty() && all.add(Integer.parseInt(child))) {
                             todo.add(Integer.parseInt(child));
                         }
