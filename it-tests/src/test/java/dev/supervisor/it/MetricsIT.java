@@ -18,7 +18,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -237,8 +236,7 @@ class MetricsIT {
         String type = j.path("content_type").asText();
         assertTrue(openMetrics ? type.startsWith("application/openmetrics-text") : type.startsWith("text/plain; version=0.0.4"), type);
         Map<String, Double> samples = new LinkedHashMap<>();
-        for (Iterator<Map.Entry<String, JsonNode>> it = j.path("samples").fields(); it.hasNext(); ) {
-            Map.Entry<String, JsonNode> e = it.next();
+        for (Map.Entry<String, JsonNode> e : j.path("samples").properties()) {
             samples.put(e.getKey(), e.getValue().asDouble());
         }
         return samples;

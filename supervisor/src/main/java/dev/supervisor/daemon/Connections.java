@@ -5,6 +5,7 @@ import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -72,7 +73,8 @@ public final class Connections {
     /**
      * Adds to {@code out} the inodes of the ESTABLISHED sockets in {@code table} whose local
      * address is that of a listener in {@code listenerInodes} (or, for a listener bound to every
-     * address, whose local port is its port).
+     * address, whose local port is its port). One pass; a row is split only as far as needed, as
+     * a table may have tens of thousands of rows.
      */
     private static void established(Path table, Set<Long> listenerInodes, Set<Long> out) {
         List<String> lines;
@@ -83,36 +85,60 @@ public final class Connections {
         }
         Set<String> exact = new HashSet<>();
         Set<String> anyAddressPorts = new HashSet<>();
+        List<String> locals = new ArrayList<>();
+        List<Long> inodes = new ArrayList<>();
         for (int i = 1; i < lines.size(); i++) {
-            String[] f = fields(lines.get(i));
-            if (f != null && f[3].equals(TCP_LISTEN) && listenerInodes.contains(parseInode(f[9]))) {
-                String local = f[1];
-                int colon = local.indexOf(':');
-                if (local.substring(0, colon).chars().allMatch(ch -> ch == '0')) {
-                    anyAddressPorts.add(local.substring(colon));
-                } else {
-                    exact.add(local);
+            // "  sl: LOCAL REMOTE ST TX:RX TR:WHEN RETRNSMT UID TIMEOUT INODE ..."
+            String line = lines.get(i);
+            int localStart = line.indexOf(':') + 2;
+            int localEnd = line.indexOf(' ', localStart);
+            int stateStart = line.indexOf(' ', localEnd + 1) + 1;
+            if (localStart < 2 || localEnd < 0 || stateStart < 1 || stateStart + 2 > line.length()) {
+                continue;
+            }
+            String state = line.substring(stateStart, stateStart + 2);
+            boolean listening = state.equals(TCP_LISTEN);
+            if (!listening && !state.equals(TCP_ESTABLISHED)) {
+                continue;
+            }
+            String local = line.substring(localStart, localEnd);
+            long inode = inode(line, stateStart);
+            if (listening) {
+                if (listenerInodes.contains(inode)) {
+                    int colon = local.indexOf(':');
+                    if (local.substring(0, colon).chars().allMatch(ch -> ch == '0')) {
+                        anyAddressPorts.add(local.substring(colon));
+                    } else {
+                        exact.add(local);
+                    }
                 }
+            } else {
+                locals.add(local);
+                inodes.add(inode);
             }
         }
-        if (exact.isEmpty() && anyAddressPorts.isEmpty()) {
-            return;
-        }
-        for (int i = 1; i < lines.size(); i++) {
-            String[] f = fields(lines.get(i));
-            if (f != null && f[3].equals(TCP_ESTABLISHED)) {
-                String local = f[1];
-                if (exact.contains(local) || anyAddressPorts.contains(local.substring(local.indexOf(':')))) {
-                    out.add(parseInode(f[9]));
-                }
+        for (int i = 0; i < locals.size(); i++) {
+            String local = locals.get(i);
+            if (exact.contains(local) || anyAddressPorts.contains(local.substring(local.indexOf(':')))) {
+                out.add(inodes.get(i));
             }
         }
     }
 
-    /** The whitespace-separated fields of a /proc/net/tcp row (sl, local, remote, st, ..., inode at 9), or null. */
-    private static String[] fields(String line) {
-        String[] f = line.trim().split("\\s+");
-        return f.length > 9 ? f : null;
+    /** The inode field of a /proc/net/tcp row: the 6th field after the state. */
+    private static long inode(String line, int stateStart) {
+        int i = stateStart;
+        for (int field = 0; field < 6; field++) {
+            i = line.indexOf(' ', i);
+            if (i < 0) {
+                return -1;
+            }
+            while (i < line.length() && line.charAt(i) == ' ') {
+                i++;
+            }
+        }
+        int end = line.indexOf(' ', i);
+        return parseInode(end < 0 ? line.substring(i) : line.substring(i, end));
     }
 
     private static long parseInode(String s) {
