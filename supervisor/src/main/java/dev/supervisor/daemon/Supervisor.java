@@ -739,8 +739,9 @@ public final class Supervisor {
         return new Connections.Census(fds, pids);
     }
 
+    /** {length, limit} of a TCP listener's accept queue; null for any other (a fake one of the tests has fd -1). */
     private static int[] acceptQueue(Listener l) {
-        return l.address().kind() == Address.Kind.TCP && l.isOpen() ? Posix.acceptQueue(l.fd()) : null;
+        return l.address().kind() == Address.Kind.TCP && l.isOpen() && l.fd() >= 0 ? Posix.acceptQueue(l.fd()) : null;
     }
 
     /** Every tick: warns of a listener whose accept queue stays above half its limit. */
