@@ -45,6 +45,10 @@ public final class RunOptions {
     @Option(names = "--stdin-listener", paramLabel = "NAME", description = "also place listener NAME on the worker's fd 0 (inetd style)")
     String stdinListener;
 
+    @Option(names = "--metrics", paramLabel = "ADDR",
+            description = "serve /metrics (Prometheus), /ready and /live over HTTP on ADDR (HOST:PORT, :PORT, [V6ADDR]:PORT)")
+    String metrics;
+
     Config.Flags flags(List<String> command) {
         Config.Flags f = new Config.Flags();
         f.listen = listen;
@@ -55,6 +59,7 @@ public final class RunOptions {
         f.drainSignal = drainSignal;
         f.drainTimeout = drainTimeout;
         f.stdinListener = stdinListener;
+        f.metrics = metrics;
         return f;
     }
 }

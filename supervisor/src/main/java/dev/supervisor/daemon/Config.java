@@ -23,8 +23,8 @@ import dev.supervisor.protocol.Message;
  *
  * <p>The file is a JSON object with the flags' long names: {@code listen} (array of
  * "NAME=ADDRESS"), {@code command} (array), {@code workers}, {@code ready}, {@code ready-timeout},
- * {@code drain-signal}, {@code drain-timeout}, {@code stdin-listener}, and {@code env} (object of
- * extra environment variables for workers).
+ * {@code drain-signal}, {@code drain-timeout}, {@code stdin-listener}, {@code metrics}, and {@code env}
+ * (object of extra environment variables for workers).
  */
 public final class Config {
     /** Values given on the command line; null (or empty) = not given. */
@@ -37,6 +37,7 @@ public final class Config {
         public String drainSignal;
         public String drainTimeout;
         public String stdinListener;
+        public String metrics;
     }
 
     public final Map<String, Address> listeners;
@@ -48,9 +49,11 @@ public final class Config {
     public final Duration drainTimeout;
     public final String stdinListener;
     public final Map<String, String> env;
+    /** Where {@code /metrics} is served; null = nowhere. Read at start only: a reload does not move it. */
+    public final Address metrics;
 
     private Config(Map<String, Address> listeners, List<String> command, int workers, ReadyMode ready, Duration readyTimeout,
-            int drainSignal, Duration drainTimeout, String stdinListener, Map<String, String> env) {
+            int drainSignal, Duration drainTimeout, String stdinListener, Map<String, String> env, Address metrics) {
         this.listeners = Collections.unmodifiableMap(listeners);
         this.command = List.copyOf(command);
         this.workers = workers;
@@ -60,11 +63,12 @@ public final class Config {
         this.drainTimeout = drainTimeout;
         this.stdinListener = stdinListener;
         this.env = Collections.unmodifiableMap(env);
+        this.metrics = metrics;
     }
 
     /** The fields a config file may have: the flags' long names, and "env". A typo is an error, not a default. */
     static final List<String> FIELDS = List.of("listen", "command", "workers", "ready", "ready-timeout", "drain-signal",
-            "drain-timeout", "stdin-listener", "env");
+            "drain-timeout", "stdin-listener", "metrics", "env");
 
     /** Reads {@code file} (when not null) and lays {@code flags} over it. */
     public static Config load(Path file, Flags flags) {
@@ -155,8 +159,16 @@ public final class Config {
         if (stdinListener != null && !listeners.containsKey(stdinListener)) {
             throw new IllegalArgumentException("--stdin-listener " + stdinListener + " names no listener; there are " + listeners.keySet());
         }
+        String metrics = pick(flags.metrics, json, "metrics", null, where);
+        Address metricsAddress = null;
+        if (metrics != null) {
+            metricsAddress = Address.parse(metrics);
+            if (metricsAddress.kind() != Address.Kind.TCP) {
+                throw new IllegalArgumentException("--metrics " + metrics + ": expected a TCP address (HOST:PORT, :PORT, [V6ADDR]:PORT)");
+            }
+        }
         return new Config(listeners, command, workers, ready, readyTimeout, drainSignal, drainTimeout, stdinListener,
-                env(json.get("env"), where));
+                env(json.get("env"), where), metricsAddress);
     }
 
     static final int MAX_WORKERS = 1024;
