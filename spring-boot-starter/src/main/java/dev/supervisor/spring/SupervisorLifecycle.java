@@ -4,8 +4,6 @@ import org.apache.commons.logging.Log;
 import org.apache.commons.logging.LogFactory;
 
 import org.springframework.boot.SpringApplication;
-import org.springframework.boot.availability.AvailabilityChangeEvent;
-import org.springframework.boot.availability.ReadinessState;
 import org.springframework.boot.context.event.ApplicationReadyEvent;
 import org.springframework.context.ApplicationListener;
 import org.springframework.context.ConfigurableApplicationContext;
@@ -40,8 +38,8 @@ final class SupervisorLifecycle implements ApplicationListener<ApplicationReadyE
     }
 
     private static void drain(ConfigurableApplicationContext context) {
-        LOG.info("Draining: refusing traffic, closing the application context");
-        AvailabilityChangeEvent.publish(context, ReadinessState.REFUSING_TRAFFIC);
+        // Closing publishes REFUSING_TRAFFIC, then stops the web server gracefully.
+        LOG.info("Draining: closing the application context");
         System.exit(SpringApplication.exit(context));
     }
 }

@@ -328,7 +328,7 @@ public final class Supervisor {
             extra.put(Wire.SUPERVISOR_DRAIN_SIGNAL, Signals.shortName(g.config.drainSignal));
             extra.putAll(g.config.env);
             String opts = supervisorEnv.get(Wire.JDK_JAVA_OPTIONS);
-            if (opts != null) {
+            if (opts != null && JavaFlags.needed(g.config.command)) {
                 String own = baseEnv.get(Wire.JDK_JAVA_OPTIONS);
                 extra.put(Wire.JDK_JAVA_OPTIONS, own == null || own.isBlank() ? opts : own + " " + opts);
             }
