@@ -152,7 +152,7 @@ class SpringBootIT {
         try {
             out.await(0, Output.Stream.STDOUT, java.util.regex.Pattern.compile("readiness: ACCEPTING_TRAFFIC"), READY);
             assertEquals(-1, example.generation(Http.get(port, "/")), "answers on server.port, not under a supervisor");
-            assertTrue(out.lines(Output.Stream.STDOUT).stream().noneMatch(l -> l.contains("dev.supervisor")),
+            assertTrue(out.lines(Output.Stream.STDOUT).stream().noneMatch(l -> l.contains("supervisor.spring.")),
                     "the starter logged nothing: " + out.dump());
             assertNoJvmWarning(out.lines(Output.Stream.STDOUT), List.of());
         } finally {
