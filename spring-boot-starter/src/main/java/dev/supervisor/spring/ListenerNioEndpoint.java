@@ -17,7 +17,8 @@ import org.apache.tomcat.util.net.NioEndpoint;
  * may reach another process, and this one would then take a client's connection while paused and
  * drop it. So stopping closes this process's copy of the listener instead (the connections still
  * queued are the other generation's), and the acceptor that the close woke waits, silent, until
- * the endpoint has stopped.
+ * the endpoint has stopped. A connection the acceptor took just before the pause, which Tomcat
+ * would drop, is served instead.
  */
 final class ListenerNioEndpoint extends NioEndpoint {
     /** How often a woken acceptor looks whether the endpoint stopped (Tomcat's own acceptor pauses in 10 ms steps). */
@@ -26,6 +27,8 @@ final class ListenerNioEndpoint extends NioEndpoint {
     private volatile String listener;
     private volatile ServerSocketChannel channel;
     private volatile boolean closed;
+    /** Set by the acceptor thread while it hands a connection to the poller from {@link #destroySocket}. */
+    private boolean rescuing;
 
     void listener(String name) {
         this.listener = name;
@@ -60,6 +63,29 @@ final class ListenerNioEndpoint extends NioEndpoint {
             }
             throw e;
         }
+    }
+
+    /**
+     * The acceptor drops a connection that accept() returned just as the drain paused the
+     * endpoint. That client connected to the shared listener and is owed an answer: while the
+     * endpoint runs its poller still serves (keep-alive is off by then), so hand it over.
+     */
+    @Override
+    protected void destroySocket(SocketChannel socket) {
+        if (closed && isRunning() && !rescuing) {
+            rescuing = true;
+            boolean served;
+            try {
+                served = setSocketOptions(socket); // on failure it destroys the socket or leaves it to closeSocket
+            } finally {
+                rescuing = false;
+            }
+            if (!served && socket.isOpen()) {
+                closeSocket(socket);
+            }
+            return;
+        }
+        super.destroySocket(socket);
     }
 
     @Override
