@@ -36,15 +36,20 @@ import org.junit.jupiter.params.provider.MethodSource;
  * 5 for Jetty and WebFlux and on JDK 25: each reload starts a Spring Boot
  * JVM (seconds on 2 cores), and what differs between servers and JDKs runs at every start.
  */
-@Timeout(value = 1200, unit = TimeUnit.SECONDS)
+@Timeout(value = 1800, unit = TimeUnit.SECONDS)
 class SpringBootIT {
     /** -Dit.spring.reloads=N / -Dit.spring.short-reloads=N for a quicker look while working on the starter. */
     static final int FULL_RELOADS = Integer.getInteger("it.spring.reloads", 20);
     static final int SHORT_RELOADS = Integer.getInteger("it.spring.short-reloads", 5);
     /** A Boot JVM on a loaded 2-core machine can take a minute to be ready: the supervisor is given 120 s (--ready-timeout). */
     private static final Duration READY = Duration.ofSeconds(130);
-    /** Spring's graceful shutdown waits up to 30 s (spring.lifecycle.timeout-per-shutdown-phase). */
-    private static final Duration DRAINED = Duration.ofSeconds(45);
+    /**
+     * Spring's graceful shutdown is given 150 s ({@code spring.lifecycle.timeout-per-shutdown-phase},
+     * default 30 s) and the supervisor 180 s ({@code --drain-timeout}), so that the slow request
+     * can outlast a reload even where a Boot JVM takes a minute to start.
+     */
+    private static final Duration SHUTDOWN_PHASE = Duration.ofSeconds(150);
+    private static final Duration DRAINED = Duration.ofSeconds(200);
 
     @TempDir
     Path tmp;
@@ -60,7 +65,7 @@ class SpringBootIT {
     void servesReloadsAndDrains(SpringExample example, int feature, int reloads) throws Exception {
         Path jdk = feature == 17 ? Fixtures.jdk17() : Fixtures.jdk25();
         try (SupervisorProcess s = SupervisorProcess.run(tmp).javaHome(jdk).listen("http", "127.0.0.1:0")
-                .listen("management", "127.0.0.1:0").readyNotify().option("--ready-timeout", "120s").command(example.command(jdk)).start()) {
+                .listen("management", "127.0.0.1:0").readyNotify().option("--ready-timeout", "120s").option("--drain-timeout", "180s").command(command(example, jdk)).start()) {
             int port = s.port("http");
             int management = s.port("management");
             s.awaitLine("^supervisor: generation 1 ready in \\d+ ms", READY);
@@ -85,9 +90,9 @@ class SpringBootIT {
             assertTrue(r.byKey().containsKey(Integer.toString(reloads + 1)), "the last generation answered: " + r);
 
             // A slow request, in flight in the serving generation when it is told to drain: longer
-            // than a reload, within Spring's 30 s for a graceful shutdown.
+            // than a reload, within the graceful shutdown's time.
             int serving = reloads + 1;
-            long slowMs = Math.min(20_000, Math.max(2000, 2 * TimeUnit.NANOSECONDS.toMillis(slowestReloadNanos)));
+            long slowMs = Math.min(SHUTDOWN_PHASE.toMillis() - 30_000, Math.max(2000, 2 * TimeUnit.NANOSECONDS.toMillis(slowestReloadNanos)));
             int mark = s.output().size();
             CompletableFuture<Http.Response> slow = CompletableFuture.supplyAsync(() -> {
                 try {
@@ -171,6 +176,13 @@ class SpringBootIT {
                         "a JVM warning or note in the app's log: " + l);
             }
         }
+    }
+
+    /** The example's command, with the graceful shutdown's time raised to {@link #SHUTDOWN_PHASE}. */
+    private static List<String> command(SpringExample example, Path jdk) {
+        List<String> c = example.command(jdk);
+        c.add("--spring.lifecycle.timeout-per-shutdown-phase=" + SHUTDOWN_PHASE.toSeconds() + "s");
+        return c;
     }
 
     /**
