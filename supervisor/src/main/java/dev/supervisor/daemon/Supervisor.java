@@ -367,14 +367,14 @@ public final class Supervisor {
             // The same for every worker of the generation but SUPERVISOR_WORKER: built once, not
             // once per worker.
             Map<String, String> extra = new LinkedHashMap<>(supervisorEnv);
+            String opts = extra.remove(Wire.JDK_JAVA_OPTIONS);
             extra.putAll(ListenFds.environment(names));
             extra.put(Wire.SUPERVISOR_GENERATION, Integer.toString(g.number));
             extra.put(Wire.SUPERVISOR_WORKER, "");
             extra.put(Wire.SUPERVISOR_DRAIN_SIGNAL, Signals.shortName(g.config.drainSignal));
             extra.putAll(g.config.env);
-            String opts = supervisorEnv.get(Wire.JDK_JAVA_OPTIONS);
-            if (opts != null) {
-                String own = baseEnv.get(Wire.JDK_JAVA_OPTIONS);
+            if (opts != null && JavaFlags.needed(g.config.command)) {
+                String own = extra.getOrDefault(Wire.JDK_JAVA_OPTIONS, baseEnv.get(Wire.JDK_JAVA_OPTIONS));
                 extra.put(Wire.JDK_JAVA_OPTIONS, own == null || own.isBlank() ? opts : own + " " + opts);
             }
             g.env = PosixSpawner.workerEnvironment(baseEnv, extra);
