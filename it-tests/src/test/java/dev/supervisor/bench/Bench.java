@@ -26,7 +26,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
  */
 public final class Bench {
     /** Scenario names, in the order a full run takes them. */
-    static final List<String> SCENARIOS = List.of("idle", "throughput", "overhead", "sup-lighttpd", "sup-demo", "sup-gunicorn", "nginx", "haproxy", "gunicorn",
+    static final List<String> SCENARIOS = List.of("idle", "throughput", "overhead", "sup-lighttpd", "sup-demo", "sup-spring", "sup-gunicorn", "nginx", "haproxy", "gunicorn",
             "scale-listeners", "scale-workers", "scale-held", "scale-storm");
     static final List<String> QUICK_SCENARIOS = List.of("sup-demo", "sup-lighttpd");
 
@@ -37,6 +37,8 @@ public final class Bench {
         int reloads = 1000;
         /** Reloads of supervisor over the JVM demo worker (each generation starts a JVM, ~0.35 s here). */
         int demoReloads = 1000;
+        /** Reloads of supervisor over the Spring Boot example (Tomcat; each generation starts a Boot JVM, seconds). */
+        int springReloads = 50;
         /** No reload run goes on reloading for longer than this; the report says how many it did. */
         Duration reloadBudget = Duration.ofMinutes(11);
         /** Reloads of nginx, HAProxy, gunicorn and supervisor + gunicorn. */
@@ -62,6 +64,7 @@ public final class Bench {
             o.quick = true;
             o.reloads = 3;
             o.demoReloads = 3;
+            o.springReloads = 3;
             o.otherReloads = 3;
             o.steady = Duration.ofSeconds(2);
             o.spacedReloads = 1;
@@ -85,6 +88,7 @@ public final class Bench {
                     case "--quick" -> { }
                     case "--reloads" -> o.reloads = Integer.parseInt(args[++i]);
                     case "--demo-reloads" -> o.demoReloads = Integer.parseInt(args[++i]);
+                    case "--spring-reloads" -> o.springReloads = Integer.parseInt(args[++i]);
                     case "--other-reloads" -> o.otherReloads = Integer.parseInt(args[++i]);
                     case "--steady" -> o.steady = Duration.ofMillis((long) (Double.parseDouble(args[++i]) * 1000));
                     case "--gap-ms" -> o.gap = Duration.ofMillis(Long.parseLong(args[++i]));
@@ -118,7 +122,7 @@ public final class Bench {
 
         static String usage() {
             return String.join("\n",
-                    "usage: bench/run [--quick] [--reloads N] [--demo-reloads N] [--other-reloads N] [--steady S] [--gap-ms MS]",
+                    "usage: bench/run [--quick] [--reloads N] [--demo-reloads N] [--spring-reloads N] [--other-reloads N] [--steady S] [--gap-ms MS]",
                     "                 [--spaced N] [--spaced-gap-ms MS] [--budget-minutes M]",
                     "                 [--idle S] [--wrk S] [--clients N] [--rate R] [--only A,B] [--skip A,B] [--out DIR] [--home DIR]",
                     "scenarios: " + String.join(", ", SCENARIOS));
@@ -194,6 +198,7 @@ public final class Bench {
         switch (s) {
             case "sup-lighttpd" -> report.reloadRun(s, ReloadRun.run(supervisorLighttpd(s, 2), o.reloads, o));
             case "sup-demo" -> report.reloadRun(s, ReloadRun.run(supervisorDemo(s), o.demoReloads, o));
+            case "sup-spring" -> report.reloadRun(s, ReloadRun.run(supervisorSpring(s), o.springReloads, o));
             case "sup-gunicorn" -> report.reloadRun(s, ReloadRun.run(supervisorGunicorn(s), o.otherReloads, o));
             case "nginx" -> report.reloadRun(s, ReloadRun.run(MasterTarget.nginx(Tools.require("nginx"), dir(s), Tools.freePort(), 2), o.otherReloads, o));
             case "haproxy" -> report.reloadRun(s, ReloadRun.run(MasterTarget.haproxy(Tools.require("haproxy"), dir(s), Tools.freePort()), o.otherReloads,
@@ -278,6 +283,17 @@ public final class Bench {
     SupervisorTarget supervisorDemo(String name) throws IOException {
         return new SupervisorTarget("supervisor + demo (JVM)", o.home, dir(name), "demo", List.of("--port", "0", "-n", "1", "--drain-timeout", "30s"),
                 List.of(), launcherEnv(defaultJdk()));
+    }
+
+    /** supervisor run over the Spring Boot example on Tomcat (the starter; ready on ApplicationReadyEvent), one worker. */
+    SupervisorTarget supervisorSpring(String name) throws IOException {
+        Path jar = Path.of("examples/spring/tomcat/target/supervisor-example-spring-tomcat.jar").toAbsolutePath();
+        if (!Files.isRegularFile(jar)) {
+            throw new BenchException(jar + " is missing: build it (mvn -B -q package -DskipTests)");
+        }
+        return new SupervisorTarget("supervisor + Spring Boot (Tomcat)", o.home, dir(name), "run", List.of("-l", "http=127.0.0.1:0", "--ready",
+                "notify", "--drain-timeout", "30s"), List.of(defaultJdk().resolve("bin/java").toString(), "-XX:TieredStopAtLevel=1",
+                        "-XX:+UseSerialGC", "-jar", jar.toString()), launcherEnv(defaultJdk()));
     }
 
     /** supervisor run over gunicorn (2 gthread workers; it takes LISTEN_FDS and says READY=1). */

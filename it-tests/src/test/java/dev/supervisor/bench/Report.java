@@ -36,6 +36,7 @@ final class Report {
         ObjectNode p = root.putObject("parameters");
         p.put("reloads_listen_fds_child", o.reloads);
         p.put("reloads_demo", o.demoReloads);
+        p.put("reloads_spring", o.springReloads);
         p.put("reloads_others", o.otherReloads);
         p.put("reload_budget_minutes", o.reloadBudget.toMinutes());
         p.put("steady_seconds", o.steady.toMillis() / 1000.0);

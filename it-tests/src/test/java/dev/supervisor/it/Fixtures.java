@@ -20,7 +20,7 @@ import java.util.List;
 final class Fixtures {
     private Fixtures() {}
 
-    static final String INSTALL_HINT = ".ci/run installs it on Debian (apt-get install -y python3 lighttpd gunicorn)";
+    static final String INSTALL_HINT = ".ci/run installs it on Debian (apt-get install -y python3 python3-prometheus-client lighttpd gunicorn)";
 
     /** The exploded distribution, from the {@code supervisor.home} system property failsafe sets. */
     static Path supervisorHome() {

@@ -29,7 +29,9 @@ import dev.supervisor.protocol.Wire;
  * <p>Wrapping an fd in a JDK channel needs the JVM flag
  * {@code --add-opens java.base/sun.nio.ch=ALL-UNNAMED}, and on JDK 24+ the native glue wants
  * {@code --enable-native-access=ALL-UNNAMED}; {@code supervisor run} passes both to its workers in
- * JDK_JAVA_OPTIONS, and the error names them when they are missing. All methods are thread-safe.
+ * JDK_JAVA_OPTIONS unless the {@code java} command or its jar's manifest ({@code Add-Opens},
+ * {@code Enable-Native-Access}) has them, and the error names them when they are missing. All
+ * methods are thread-safe.
  */
 public final class Activation {
     private Activation() {}

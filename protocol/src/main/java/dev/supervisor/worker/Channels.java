@@ -199,7 +199,8 @@ final class Channels {
                         + ") lacks " + e.getMessage() + "; the worker library supports JDK 17 to 25", e);
             }
             return new IllegalStateException("cannot wrap " + s + " in a JDK channel: " + e.getMessage()
-                    + "; start the JVM with " + flags + " (supervisor run passes this to java workers in JDK_JAVA_OPTIONS)", e);
+                    + "; start the JVM with " + flags + " (supervisor run passes this to java workers in JDK_JAVA_OPTIONS),"
+                    + " or for java -jar put Add-Opens: java.base/sun.nio.ch and Enable-Native-Access: ALL-UNNAMED in the jar's manifest", e);
         }
     }
 }

@@ -32,8 +32,10 @@ public final class DemoCommand implements Callable<Integer> {
         }
         List<String> cmd = new ArrayList<>();
         cmd.add(ProcessHandle.current().info().command().orElse("java"));
-        cmd.addAll(List.of("-XX:+UseSerialGC", "-Xmx32m", "-Xss256k", "-XX:TieredStopAtLevel=1", "-Xshare:auto",
-                "-cp", libraryPath(), "dev.supervisor.demo.DemoWorker"));
+        cmd.addAll(List.of("-XX:+UseSerialGC", "-Xmx32m", "-Xss256k", "-XX:TieredStopAtLevel=1", "-Xshare:auto"));
+        // On the command line, so that run leaves JDK_JAVA_OPTIONS (and the launcher's note) out.
+        cmd.addAll(List.of(Daemon.JAVA_WORKER_OPTIONS.split(" ")));
+        cmd.addAll(List.of("-cp", libraryPath(), "dev.supervisor.demo.DemoWorker"));
         Config.Flags flags = options.flags(cmd.stream().map(a -> a.getBytes(StandardCharsets.UTF_8)).toList());
         return new Daemon(options, flags).run();
     }

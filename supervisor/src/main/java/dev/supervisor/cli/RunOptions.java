@@ -67,6 +67,10 @@ public final class RunOptions {
             description = "CPU priority of a reload's generation until it is ready: nice | idle | batch | normal (default nice)")
     String startingPriority;
 
+    @Option(names = "--metrics", paramLabel = "ADDR",
+            description = "serve /metrics (Prometheus), /ready and /live over HTTP on ADDR (HOST:PORT, :PORT, [V6ADDR]:PORT)")
+    String metrics;
+
     Config.Flags flags(List<byte[]> command) {
         Config.Flags f = new Config.Flags();
         f.listen = listen;
@@ -78,6 +82,7 @@ public final class RunOptions {
         f.drainTimeout = drainTimeout;
         f.stdinListener = stdinListener;
         f.startingPriority = startingPriority;
+        f.metrics = metrics;
         return f;
     }
 }

@@ -42,6 +42,7 @@ public final class Config {
         public String drainTimeout;
         public String stdinListener;
         public String startingPriority;
+        public String metrics;
     }
 
     public final Map<String, Address> listeners;
@@ -57,9 +58,12 @@ public final class Config {
     public final String stdinListener;
     public final Map<String, String> env;
     public final Priority startingPriority;
+    /** Where {@code /metrics} is served; null = nowhere. Read at start only: a reload does not move it. */
+    public final Address metrics;
 
     private Config(Map<String, Address> listeners, List<byte[]> argv, int workers, ReadyMode ready, Duration readyTimeout,
-            int drainSignal, Duration drainTimeout, String stdinListener, Map<String, String> env, Priority startingPriority) {
+            int drainSignal, Duration drainTimeout, String stdinListener, Map<String, String> env, Priority startingPriority,
+            Address metrics) {
         this.listeners = Collections.unmodifiableMap(listeners);
         this.argv = argv.stream().map(byte[]::clone).toList();
         this.command = argv.stream().map(a -> new String(a, StandardCharsets.UTF_8)).toList();
@@ -71,6 +75,7 @@ public final class Config {
         this.stdinListener = stdinListener;
         this.env = Collections.unmodifiableMap(env);
         this.startingPriority = startingPriority;
+        this.metrics = metrics;
     }
 
     /** COMMAND and its arguments, byte for byte as exec gets them. */
@@ -102,6 +107,7 @@ public final class Config {
             new Key("drain-timeout", "\"DURATION\"", "then KILL (default \"30s\")"),
             new Key("stdin-listener", "\"NAME\"", "also place listener NAME on the worker's fd 0 (inetd style)"),
             new Key("starting-priority", "\"nice\" | \"idle\" | \"batch\" | \"normal\"", "CPU priority of a reload's generation until it is ready (default \"nice\")"),
+            new Key("metrics", "\"HOST:PORT\"", "serve /metrics (Prometheus), /ready and /live over HTTP there; read at start only"),
             new Key("env", "{\"NAME\": \"value\", ...}", "more environment variables for the workers; LISTEN_*, NOTIFY_SOCKET and "
                     + "SUPERVISOR_* are the supervisor's and refused"));
 
@@ -266,8 +272,17 @@ public final class Config {
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException("bad " + name(flags.startingPriority != null, "starting-priority", where) + " " + e.getMessage());
         }
+        String metrics = pick(flags.metrics, json, "metrics", null, where);
+        Address metricsAddress = null;
+        if (metrics != null) {
+            metricsAddress = Address.parse(metrics);
+            if (metricsAddress.kind() != Address.Kind.TCP) {
+                throw new IllegalArgumentException(name(flags.metrics != null, "metrics", where) + " " + metrics
+                        + ": expected a TCP address (HOST:PORT, :PORT, [V6ADDR]:PORT)");
+            }
+        }
         return new Config(listeners, argv, workers, ready, readyTimeout, drainSignal, drainTimeout, stdinListener,
-                env(json.get("env"), where), startingPriority);
+                env(json.get("env"), where), startingPriority, metricsAddress);
     }
 
     /** How an error names a setting: the flag when the command line gave it, else the config key and file. */

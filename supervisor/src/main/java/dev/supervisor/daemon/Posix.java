@@ -76,6 +76,7 @@ public final class Posix {
     public static final int SOCK_STREAM = 1, SOCK_DGRAM = 2, SOCK_CLOEXEC = 0x80000;
     public static final int SOL_SOCKET = 1, SO_REUSEADDR = 2, SO_TYPE = 3, SO_PASSCRED = 16, SO_PEERCRED = 17;
     public static final int IPPROTO_IPV6 = 41, IPV6_V6ONLY = 26;
+    public static final int IPPROTO_TCP = 6, TCP_INFO = 11, TCP_LISTEN = 10;
     public static final int SCM_CREDENTIALS = 2;
     public static final int F_GETFD = 1, F_SETFD = 2, F_DUPFD_CLOEXEC = 1030, FD_CLOEXEC = 1;
     public static final int O_RDONLY = 0, O_CLOEXEC = 0x80000;
@@ -209,6 +210,22 @@ public final class Posix {
         check(Holder.LIBC.getsockopt(fd, SOL_SOCKET, SO_PEERCRED, ucred, len), "getsockopt(" + fd + ", SO_PEERCRED)");
         ByteBuffer b = ByteBuffer.wrap(ucred).order(ByteOrder.nativeOrder());
         return new int[] {b.getInt(0), b.getInt(4), b.getInt(8)};
+    }
+
+    /**
+     * The accept queue of TCP listening socket {@code fd}: {length, limit}, what {@code ss -lnt}
+     * shows as Recv-Q and Send-Q (on a LISTEN socket, TCP_INFO's tcpi_unacked and tcpi_sacked
+     * hold them); null when {@code fd} is not a listening TCP socket.
+     */
+    public static int[] acceptQueue(int fd) {
+        // struct tcp_info: u8 tcpi_state at 0, ..., u32 tcpi_unacked at 24, u32 tcpi_sacked at 28
+        byte[] info = new byte[32];
+        IntByReference len = new IntByReference(info.length);
+        if (Holder.LIBC.getsockopt(fd, IPPROTO_TCP, TCP_INFO, info, len) != 0 || len.intValue() < 32 || info[0] != TCP_LISTEN) {
+            return null;
+        }
+        ByteBuffer b = ByteBuffer.wrap(info).order(ByteOrder.nativeOrder());
+        return new int[] {b.getInt(24), b.getInt(28)};
     }
 
     /** A sockaddr_un for {@code path}; a leading '@' names the abstract namespace, as systemd does. */

@@ -2,6 +2,11 @@ package dev.supervisor.daemon;
 
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.Locale;
+import java.util.Set;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -14,6 +19,7 @@ import java.util.function.Consumer;
 import java.util.function.LongSupplier;
 import java.util.function.Supplier;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
@@ -71,6 +77,11 @@ public final class Supervisor implements Control {
     private boolean stopping;
     private boolean finished;
     private int exitCode = Wire.EXIT_OK;
+    private final ReloadHistory history = new ReloadHistory(System.currentTimeMillis());
+    private final AcceptQueueWatch queueWatch = new AcceptQueueWatch();
+    private long workerRestarts;
+    /** Reads /proc for status answers off this thread; started on first use. */
+    private ExecutorService procReader;
 
     /**
      * @param supervisorEnv variables every worker gets besides LISTEN_* (NOTIFY_SOCKET,
@@ -117,9 +128,15 @@ public final class Supervisor implements Control {
         events.add(event);
     }
 
+    /** A reload asked for over the control socket. */
     @Override
     public void reload(Consumer<ReloadResult> done) {
-        post(() -> requestReload(done));
+        reload("control", done);
+    }
+
+    /** A reload asked for by {@code trigger} ("control", "SIGHUP"), as the reload history names it. */
+    public void reload(String trigger, Consumer<ReloadResult> done) {
+        post(() -> requestReload(trigger, done));
     }
 
     /** Graceful stop; a second call during a graceful stop kills every worker at once. */
@@ -128,9 +145,32 @@ public final class Supervisor implements Control {
         post(this::requestStop);
     }
 
+    /** The status document; each generation's connections are counted from /proc off this thread. */
     @Override
     public void status(Consumer<ObjectNode> answer) {
-        post(() -> answer.accept(statusJson()));
+        post(() -> {
+            ObjectNode s = statusJson();
+            Connections.Census census = census();
+            if (procReader == null) {
+                procReader = Executors.newSingleThreadExecutor(r -> {
+                    Thread t = new Thread(r, "status-proc-reader");
+                    t.setDaemon(true);
+                    return t;
+                });
+            }
+            procReader.execute(() -> {
+                Map<Integer, Integer> held = Connections.count(census);
+                for (JsonNode g : s.path("generations")) {
+                    ((ObjectNode) g).put("connections", held.getOrDefault(g.path("generation").asInt(), 0));
+                }
+                answer.accept(s);
+            });
+        });
+    }
+
+    /** What {@code /metrics} and {@code /ready} show, copied on the supervisor thread. */
+    public void snapshot(Consumer<Snapshot> answer) {
+        post(() -> answer.accept(snapshot()));
     }
 
     @Override
@@ -181,6 +221,7 @@ public final class Supervisor implements Control {
     /** Runs generation 1 (with the listeners from {@link #bind}) and the loop until stopped; returns the exit code. */
     public int run(List<Listener> bound) {
         post(() -> startFirst(bound));
+        after(AcceptQueueWatch.TICK, this::watchAcceptQueues);
         try {
             while (!finished) {
                 Timer next = nextTimer();
@@ -313,7 +354,7 @@ public final class Supervisor implements Control {
         spawnAll(g);
     }
 
-    private void requestReload(Consumer<ReloadResult> done) {
+    private void requestReload(String trigger, Consumer<ReloadResult> done) {
         if (stopping) {
             done.accept(ReloadResult.failed(lastGeneration, "the supervisor is stopping", List.of()));
         } else if (starting != null) {
@@ -323,13 +364,16 @@ public final class Supervisor implements Control {
             }
             emit(SupervisorEvent.Kind.RELOAD_MERGED, starting.number, -1, null);
             pendingReload.add(done);
+            history.merged(trigger);
         } else {
-            startReload(List.of(done));
+            startReload(List.of(done), trigger);
         }
     }
 
-    private void startReload(List<Consumer<ReloadResult>> waiters) {
+    /** {@code trigger} null: the requests merged while the last reload ran. */
+    private void startReload(List<Consumer<ReloadResult>> waiters, String trigger) {
         long requested = clock.getAsLong();
+        history.requested(trigger, requested);
         reloadWaiters.addAll(waiters);
         log.info("reload requested");
         manager.accept(Wire.RELOADING + "\n" + SystemdNotifier.monotonicUsec());
@@ -353,6 +397,7 @@ public final class Supervisor implements Control {
         config = next;
         Generation g = newGeneration(next, bound);
         g.requestedNanos = requested;
+        history.starting(g, serving);
         starting = g;
         g.readyTimer = after(next.readyTimeout, () -> {
             if (g.state == Generation.State.STARTING) {
@@ -419,7 +464,7 @@ public final class Supervisor implements Control {
             extra.put(Wire.SUPERVISOR_DRAIN_SIGNAL, Signals.shortName(g.config.drainSignal));
             extra.putAll(g.config.env);
             Environment env = PosixSpawner.workerEnvironment(baseEnv, extra);
-            g.env = opts == null ? env : env.appending(Wire.JDK_JAVA_OPTIONS, opts);
+            g.env = opts == null || !JavaFlags.needed(g.config.command) ? env : env.appending(Wire.JDK_JAVA_OPTIONS, opts);
         }
         Environment env = g.env.with(Map.of(Wire.SUPERVISOR_WORKER, Integer.toString(slot)));
         int stdin = g.config.stdinListener == null ? -1 : names.indexOf(g.config.stdinListener);
@@ -478,6 +523,7 @@ public final class Supervisor implements Control {
         }
         if (g == starting) {
             starting = null;
+            history.ready(g.readyNanos, g.overheadNanos, System.currentTimeMillis());
             finishReload(ReloadResult.ok(g.number));
         } else if (!stopping) {
             // Generation 1, which no reload started: a reload running now waits for its own generation.
@@ -487,6 +533,7 @@ public final class Supervisor implements Control {
 
     /** Answers everyone waiting for the reload that just ended, then runs the merged one, if any. */
     private void finishReload(ReloadResult result) {
+        history.finished(result.ok, result.error, clock.getAsLong());
         List<Consumer<ReloadResult>> waiters = reloadWaiters;
         reloadWaiters = new ArrayList<>();
         for (Consumer<ReloadResult> w : waiters) {
@@ -498,7 +545,7 @@ public final class Supervisor implements Control {
         if (pendingReload != null && !stopping) {
             List<Consumer<ReloadResult>> next = pendingReload;
             pendingReload = null;
-            startReload(next);
+            startReload(next, null);
         }
     }
 
@@ -627,6 +674,7 @@ public final class Supervisor implements Control {
             g.restartDueNanos[slot] = 0;
             if (g == serving && !stopping && (g.slots[slot] == null || g.slots[slot].state == Worker.State.EXITED)) {
                 g.restarts[slot]++;
+                workerRestarts++;
                 spawnWorker(g, slot, backoff);
                 if (g.slots[slot] != null) {
                     g.slots[slot].restarts = g.restarts[slot];
@@ -644,6 +692,7 @@ public final class Supervisor implements Control {
                 g.drainTimer.cancel();
             }
             generations.remove(g);
+            history.exited(g, clock.getAsLong());
             if (g == serving) {
                 serving = null;
             }
@@ -768,6 +817,10 @@ public final class Supervisor implements Control {
             if (l.shutDownBy() != null) {
                 lj.put("shut_down_by", l.shutDownBy());
             }
+            int[] q = acceptQueue(l);
+            if (q != null) {
+                lj.putObject("accept_queue").put("length", q[0]).put("limit", q[1]);
+            }
         }
         ArrayNode gs = s.putArray("generations");
         for (Generation g : generations) {
@@ -807,6 +860,91 @@ public final class Supervisor implements Control {
                 }
             }
         }
+        history.toJson(s.putArray("reloads"), startedNanos);
         return s;
+    }
+
+    // ---- what /metrics shows, and the accept queue watch ----
+
+    private Snapshot snapshot() {
+        Map<String, Integer> gens = new LinkedHashMap<>();
+        Map<String, Integer> workers = new LinkedHashMap<>();
+        for (Generation.State st : Generation.State.values()) {
+            if (st != Generation.State.EXITED) {
+                gens.put(st.name().toLowerCase(Locale.ROOT), 0);
+            }
+        }
+        for (Worker.State st : Worker.State.values()) {
+            if (st != Worker.State.EXITED) {
+                workers.put(st.name().toLowerCase(Locale.ROOT), 0);
+            }
+        }
+        for (Generation g : generations) {
+            gens.merge(g.state.name().toLowerCase(Locale.ROOT), 1, Integer::sum);
+            for (Worker w : g.live) {
+                workers.merge(w.state.name().toLowerCase(Locale.ROOT), 1, Integer::sum);
+            }
+        }
+        List<Snapshot.ListenerQueue> queues = new ArrayList<>();
+        for (Listener l : listeners.all()) {
+            int[] q = acceptQueue(l);
+            queues.add(new Snapshot.ListenerQueue(l.name(), q == null ? -1 : q[0], q == null ? -1 : q[1]));
+        }
+        boolean ready = serving != null && serving.state == Generation.State.READY && !stopping;
+        return new Snapshot(serving == null ? 0 : serving.number, ready, gens, workers, workerRestarts, history.totals(), queues, census());
+    }
+
+    /** The listeners' fds and each live generation's worker pids, for {@link Connections#count} off this thread. */
+    private Connections.Census census() {
+        List<Integer> fds = new ArrayList<>();
+        for (Listener l : listeners.all()) {
+            if (l.address().kind() == Address.Kind.TCP) {
+                fds.add(l.fd());
+            }
+        }
+        Map<Integer, List<Integer>> pids = new LinkedHashMap<>();
+        for (Generation g : generations) {
+            List<Integer> ps = new ArrayList<>();
+            for (Worker w : g.live) {
+                ps.add(w.pid());
+            }
+            pids.put(g.number, ps);
+        }
+        return new Connections.Census(fds, pids);
+    }
+
+    /** {length, limit} of a TCP listener's accept queue; null for any other (a fake one of the tests has fd -1). */
+    private static int[] acceptQueue(Listener l) {
+        return l.address().kind() == Address.Kind.TCP && l.isOpen() && l.fd() >= 0 ? Posix.acceptQueue(l.fd()) : null;
+    }
+
+    /** Every tick: warns of a listener whose accept queue stays above half its limit. */
+    private void watchAcceptQueues() {
+        long now = clock.getAsLong();
+        Set<String> seen = new HashSet<>();
+        for (Listener l : listeners.all()) {
+            int[] q = acceptQueue(l);
+            if (q != null) {
+                seen.add(l.name());
+                String warning = queueWatch.sample(l.name(), q[0], q[1], now, () -> acceptors(l));
+                if (warning != null) {
+                    log.info("warning: " + warning);
+                }
+            }
+        }
+        queueWatch.retain(seen);
+        after(AcceptQueueWatch.TICK, this::watchAcceptQueues);
+    }
+
+    /** Who should be taking connections from {@code l}. */
+    private String acceptors(Listener l) {
+        List<String> who = new ArrayList<>();
+        if (serving != null && serving.listeners.contains(l)) {
+            who.add(serving + " (" + serving.state.name().toLowerCase(Locale.ROOT) + ")");
+        }
+        if (starting != null && starting.listeners.contains(l)) {
+            who.add(starting + " (starting)");
+        }
+        return who.isEmpty() ? "no generation serves it" : "not accepted by " + String.join(" or ", who);
     }
 }

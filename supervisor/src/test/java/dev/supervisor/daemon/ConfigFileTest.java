@@ -29,7 +29,7 @@ class ConfigFileTest {
     void everyField() {
         Config c = Config.parse("{\"listen\":[\"web=127.0.0.1:8080\"],\"command\":[\"python3\",\"app.py\"],\"workers\":4,"
                 + "\"ready\":\"notify\",\"ready-timeout\":\"2m\",\"drain-signal\":\"USR1\",\"drain-timeout\":\"1h\","
-                + "\"stdin-listener\":\"web\",\"env\":{\"A\":\"1\",\"B\":2,\"C\":true}}", "c.json", new Config.Flags());
+                + "\"stdin-listener\":\"web\",\"metrics\":\"127.0.0.1:9100\",\"env\":{\"A\":\"1\",\"B\":2,\"C\":true}}", "c.json", new Config.Flags());
         assertEquals(List.of("python3", "app.py"), c.command);
         assertEquals(4, c.workers);
         assertEquals(Duration.ofMinutes(2), c.readyTimeout);
@@ -37,7 +37,9 @@ class ConfigFileTest {
         assertEquals(Duration.ofHours(1), c.drainTimeout);
         assertEquals("web", c.stdinListener);
         assertEquals(Map.of("A", "1", "B", "2", "C", "true"), c.env);
+        assertEquals(Address.parse("127.0.0.1:9100"), c.metrics);
         assertEquals(15, parse("\"drain-signal\":15").drainSignal);
+        assertEquals(null, parse("").metrics, "no metrics unless asked for");
     }
 
     @ParameterizedTest(name = "{0}")
@@ -63,8 +65,10 @@ class ConfigFileTest {
         "\"env\":{\"\":\"1\"}             | \"env\" in c.json: '' is not a variable name (non-empty, without '=' or NUL)",
         "\"env\":{\"A\":\"x\\u0000y\"}    | \"env\" in c.json: the value of A contains a NUL byte",
         "\"env\":{\"A\":{}}               | \"env\" in c.json: A must be a string, found OBJECT",
-        "\"worker\":4                     | config c.json has an unknown field \"worker\": expected one of listen, command, workers, ready, ready-timeout, drain-signal, drain-timeout, stdin-listener, starting-priority, env",
+        "\"worker\":4                     | config c.json has an unknown field \"worker\": expected one of listen, command, workers, ready, ready-timeout, drain-signal, drain-timeout, stdin-listener, starting-priority, metrics, env",
         "\"starting-priority\":\"low\"      | bad \"starting-priority\" in c.json 'low': expected nice, idle, batch or normal",
+        "\"metrics\":\"unix:/run/m.sock\"  | \"metrics\" in c.json unix:/run/m.sock: expected a TCP address (HOST:PORT, :PORT, [V6ADDR]:PORT)",
+        "\"metrics\":\"udp://:9100\"      | \"metrics\" in c.json udp://:9100: expected a TCP address (HOST:PORT, :PORT, [V6ADDR]:PORT)",
     })
     void refuses(String fields, String message) {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> parse(fields));

@@ -104,7 +104,12 @@ class SupervisorTest {
         CompletableFuture<JsonNode> r = new CompletableFuture<>();
         supervisor.status(r::complete);
         step();
-        return r.getNow(null);
+        try {
+            // Connections are counted off the loop thread: the answer comes from there.
+            return r.get(10, java.util.concurrent.TimeUnit.SECONDS);
+        } catch (Exception e) {
+            throw new AssertionError("no status answer", e);
+        }
     }
 
     @Test
@@ -208,6 +213,59 @@ class SupervisorTest {
         }
         assertEquals(3, all.get(19).getNow(null).generation);
         assertTrue(spawner.ofGeneration(4).isEmpty(), "20 requests made exactly two generations");
+    }
+
+    @Test
+    void theReloadHistoryShowsEachStepTheTriggersAndAFailedReloadsReason() throws Exception {
+        start(config("notify", 2));
+        spawner.ofGeneration(1).forEach(this::ready);
+        assertTrue(happened(Kind.GENERATION_READY, 1));
+        CompletableFuture<ReloadResult> first = new CompletableFuture<>();
+        supervisor.reload("SIGHUP", first::complete);
+        step();
+        assertEquals(2, count(Kind.WORKER_STARTED, 2, -1));
+        ready(spawner.ofGeneration(2).get(0));
+        JsonNode running = status().path("reloads").get(0);
+        assertEquals("running", running.path("result").asText());
+        assertEquals("SIGHUP", running.path("trigger").asText());
+        assertEquals("starting generation 2: 1 of 2 workers ready", running.path("step").asText());
+        CompletableFuture<ReloadResult> merged = new CompletableFuture<>();
+        supervisor.reload(merged::complete); // merged into one more reload after this one
+        step();
+        ready(spawner.ofGeneration(2).get(1));
+        assertTrue(first.getNow(null).ok);
+        assertEquals(1, count(Kind.WORKER_STARTED, 3, 0));
+        JsonNode done = status().path("reloads").get(1);
+        assertEquals("ok", done.path("result").asText());
+        assertEquals(2, done.path("generation").asInt());
+        assertEquals(1, done.path("old_generation").asInt());
+        assertTrue(done.path("ready_ms").asLong() >= done.path("requested_ms").asLong(), done.toString());
+        assertTrue(done.path("overhead_us").asLong() >= 0, done.toString());
+        spawner.ofGeneration(3).get(0).exit(ExitStatus.ofCode(3));
+        step();
+        assertFalse(merged.getNow(null).ok);
+        assertTrue(happened(Kind.GENERATION_EXITED, 1));
+        JsonNode s = status();
+        JsonNode failed = s.path("reloads").get(0);
+        assertEquals("control", failed.path("trigger").asText());
+        assertEquals(1, failed.path("merged").asInt());
+        assertEquals("failed", failed.path("result").asText());
+        assertTrue(failed.path("reason").asText().contains("exited with code 3 before it was ready"), failed.toString());
+        assertTrue(failed.has("finished_ms") && !failed.has("ready_ms"), failed.toString());
+        assertTrue(s.path("reloads").get(1).has("old_drained_ms"), "generation 1 has drained: " + s);
+
+        CompletableFuture<Snapshot> snap = new CompletableFuture<>();
+        supervisor.snapshot(snap::complete);
+        step();
+        Snapshot m = snap.get(5, java.util.concurrent.TimeUnit.SECONDS);
+        assertEquals(1, m.reloads().ok());
+        assertEquals(1, m.reloads().failed());
+        assertFalse(m.reloads().lastSuccessful());
+        assertEquals(1, java.util.Arrays.stream(m.reloads().duration().counts()).sum());
+        assertEquals(2, m.serving());
+        assertTrue(m.ready());
+        assertEquals(1, m.generations().get("ready"));
+        assertEquals(2, m.workers().get("ready"));
     }
 
     @Test

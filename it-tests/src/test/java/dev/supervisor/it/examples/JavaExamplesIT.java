@@ -23,7 +23,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  * it serves; it survives reloads (SIGHUP) under a bounded load from 127.0.0.1 with not one request
  * refused, reset, unanswered or answered wrongly, every old worker exiting 0 by itself once
  * drained; and a slow request that is in flight when its worker is told to drain completes, with
- * the old generation's answer.
+ * the old generation's answer. No worker's JVM prints the launcher's "Picked up" note.
  *
  * <p>Reloads: {@value #FULL_RELOADS} for every example on JDK 17, {@value #SHORT_RELOADS} on JDK
  * 25 (each reload starts a JVM; the full count on both JDKs would double the run time for little
@@ -97,6 +97,10 @@ class JavaExamplesIT {
             s.signal("TERM");
             assertEquals(0, s.awaitExit(DRAINED.plusSeconds(10)));
             assertDrained(s, serving + 1);
+            // The jar's manifest carries the library's JVM flags, so the supervisor passes no
+            // JDK_JAVA_OPTIONS and the launcher prints no note at any start.
+            assertTrue(s.output().lines().stream().noneMatch(l -> l.text().contains("Picked up")),
+                    "no \"Picked up JDK_JAVA_OPTIONS\" note from any worker" + s.output().dump());
         }
     }
 

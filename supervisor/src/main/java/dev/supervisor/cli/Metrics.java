@@ -1,0 +1,43 @@
+package dev.supervisor.cli;
+
+import java.io.IOException;
+
+import dev.supervisor.Main;
+import dev.supervisor.daemon.Address;
+import dev.supervisor.daemon.Log;
+import dev.supervisor.daemon.Supervisor;
+import dev.supervisor.daemon.metrics.MetricsServer;
+
+/**
+ * {@code --metrics ADDR}, or nothing. The one place {@code run} names the metrics server: without
+ * the option nothing is bound and neither it, the JDK's HTTP server nor the Prometheus client is
+ * loaded.
+ */
+final class Metrics implements AutoCloseable {
+    /** Null without --metrics. */
+    private final MetricsServer server;
+
+    private Metrics(MetricsServer server) {
+        this.server = server;
+    }
+
+    /** Binds {@code address} now, so that a port in use is reported before anything runs; null = no metrics. */
+    static Metrics bind(Address address) throws IOException {
+        return new Metrics(address == null ? null : MetricsServer.bind(address));
+    }
+
+    void start(Supervisor supervisor, Log log) {
+        if (server != null) {
+            String version = Main.class.getPackage().getImplementationVersion();
+            server.start(supervisor::snapshot, version == null ? "unknown" : version);
+            log.info("metrics " + server.bound() + "/metrics");
+        }
+    }
+
+    @Override
+    public void close() {
+        if (server != null) {
+            server.close();
+        }
+    }
+}
