@@ -16,6 +16,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -26,6 +27,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -36,6 +38,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
  * workers on the socket unit's port 80), then reloaded under load, stopped, killed, and
  * upgraded by a newer .deb. The load runs inside the container's network namespace.
  */
+@Timeout(value = 10, unit = TimeUnit.MINUTES) // reloads of JVM workers on a loaded machine
 class SystemdUnitIT {
     private static final String UNIT = "supervisor@web.service";
     private static final String SOCKET = "supervisor@web.socket";
@@ -55,6 +58,7 @@ class SystemdUnitIT {
     private SystemdContainer c;
 
     @BeforeAll
+    @Timeout(value = 20, unit = TimeUnit.MINUTES) // the first run builds the root file system
     static void artifacts() throws Exception {
         Path target = Path.of(System.getProperty("supervisor.home", "../packaging/target/supervisor")).toAbsolutePath().normalize()
                 .getParent();
@@ -77,6 +81,7 @@ class SystemdUnitIT {
     }
 
     @BeforeEach
+    @Timeout(value = 5, unit = TimeUnit.MINUTES)
     void boot() throws Exception {
         c = SystemdContainer.boot(rootfs, Map.of(shared.resolve("bind"), "/it"));
     }
