@@ -18,6 +18,9 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
  * {"v":1,"cmd":"reload"}                {"v":1,"ok":true,"generation":G} once G is ready and the old one drains
  *                                       {"v":1,"ok":false,"error":"...","stderr":["..."]} when it failed
  * {"v":1,"cmd":"stop"}                  {"v":1,"ok":true}   then the supervisor stops gracefully
+ * {"v":1,"cmd":"upgrade"}               {"v":1,"ok":true,"old":"0.1.0","new":"0.2.0","pid":P,"upgrades":N} from the
+ *                                       new image once it serves; {"v":1,"ok":false,"error":"..."} when the
+ *                                       pre-flight or the exec failed and the old image still serves
  * {"v":1,"cmd":"listeners"}             {"v":1,"ok":true,"names":[...]} + the fds over SCM_RIGHTS
  *                                       (only to a current worker's pid)
  * {"v":1,"cmd":"watch"}                 {"v":1,"ok":true} (only from a current worker's pid), then, when
@@ -38,6 +41,7 @@ public final class Message {
     public static final String STATUS = "status";
     public static final String RELOAD = "reload";
     public static final String STOP = "stop";
+    public static final String UPGRADE = "upgrade";
     public static final String LISTENERS = "listeners";
     public static final String WATCH = "watch";
     /** The field of an event line, sent unasked on a {@link #WATCH} connection. */
@@ -97,7 +101,7 @@ public final class Message {
             throw new IllegalArgumentException("request has no \"cmd\"");
         }
         switch (cmd.textValue()) {
-            case STATUS: case RELOAD: case STOP: case LISTENERS: case WATCH:
+            case STATUS: case RELOAD: case STOP: case UPGRADE: case LISTENERS: case WATCH:
                 return cmd.textValue();
             default:
                 throw new IllegalArgumentException("unknown command '" + cmd.textValue() + "'");

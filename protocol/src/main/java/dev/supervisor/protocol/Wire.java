@@ -23,6 +23,10 @@ public final class Wire {
     /** Default control socket path for the CLI and the daemon. */
     public static final String SUPERVISOR_CONTROL = "SUPERVISOR_CONTROL";
     public static final String JDK_JAVA_OPTIONS = "JDK_JAVA_OPTIONS";
+    /** Set by the launcher to its own path: what `supervisor upgrade` executes again. */
+    public static final String SUPERVISOR_LAUNCHER = "SUPERVISOR_LAUNCHER";
+    /** The fd of the state document one supervisor image hands to the next (upgrade). */
+    public static final String SUPERVISOR_UPGRADE_STATE = "SUPERVISOR_UPGRADE_STATE";
 
     /** First inherited fd, as sd_listen_fds(3) defines it. */
     public static final int LISTEN_FDS_START = 3;

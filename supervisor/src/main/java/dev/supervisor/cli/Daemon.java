@@ -17,6 +17,9 @@ import dev.supervisor.daemon.NotifySocket;
 import dev.supervisor.daemon.Posix;
 import dev.supervisor.daemon.PosixSpawner;
 import dev.supervisor.daemon.ProcessWrapper;
+import dev.supervisor.daemon.Reexec;
+import dev.supervisor.daemon.upgrade.State;
+import dev.supervisor.daemon.upgrade.StateReader;
 import dev.supervisor.daemon.ReloadResult;
 import dev.supervisor.daemon.Supervisor;
 import dev.supervisor.daemon.Sockets;
@@ -32,14 +35,29 @@ final class Daemon {
 
     private final RunOptions options;
     private final Config.Flags flags;
+    /** The arguments this process was started with: an upgrade executes the launcher with them again. */
+    private final List<String> args;
     private final Log log = Log.STDERR;
 
-    Daemon(RunOptions options, Config.Flags flags) {
+    Daemon(RunOptions options, Config.Flags flags, List<String> args) {
         this.options = options;
         this.flags = flags;
+        this.args = args;
     }
 
     int run() {
+        // Handed over by the previous image (upgrade): read first, so that a document this build
+        // cannot read is refused before anything is bound, opened or started.
+        State handedOver = null;
+        String stateFd = System.getenv(Wire.SUPERVISOR_UPGRADE_STATE);
+        if (stateFd != null) {
+            try {
+                handedOver = StateReader.fromFd(Integer.parseInt(stateFd));
+            } catch (RuntimeException e) {
+                System.err.println("supervisor: cannot take over from the previous image: " + e.getMessage());
+                return Wire.EXIT_SOFTWARE;
+            }
+        }
         Config config;
         List<String> wrapper;
         ProcessWrapper.User user;
@@ -63,7 +81,7 @@ final class Daemon {
         workerEnv.put(Wire.SUPERVISOR_SOCKET, controlPath.toString());
         workerEnv.put(Wire.JDK_JAVA_OPTIONS, JAVA_WORKER_OPTIONS);
 
-        Map<String, Integer> inherited = inheritedListeners();
+        Map<String, Integer> inherited = handedOver == null ? inheritedListeners() : new LinkedHashMap<>();
         // Only a --config file can change between reloads; flags alone give the same Config, so it
         // is not parsed again (that took ~0.3 ms of a reload's CPU).
         Config fromFlags = config;
@@ -76,25 +94,37 @@ final class Daemon {
         if (manager != null) {
             supervisor.reportTo(manager::send);
         }
-        List<Listener> bound;
-        try {
-            bound = supervisor.bind(config);
-        } catch (ListenerException e) {
-            System.err.println("supervisor: " + e.getMessage());
-            return e.unavailable() ? Wire.EXIT_UNAVAILABLE : Wire.EXIT_USAGE;
-        }
-        for (Listener l : bound) {
-            log.info("listening " + l.name() + "=" + l.bound() + (l.inherited() ? " (inherited)" : ""));
+        List<Listener> bound = List.of();
+        if (handedOver == null) {
+            try {
+                bound = supervisor.bind(config);
+            } catch (ListenerException e) {
+                System.err.println("supervisor: " + e.getMessage());
+                return e.unavailable() ? Wire.EXIT_UNAVAILABLE : Wire.EXIT_USAGE;
+            }
+            for (Listener l : bound) {
+                log.info("listening " + l.name() + "=" + l.bound() + (l.inherited() ? " (inherited)" : ""));
+            }
         }
         ControlServer control;
         NotifySocket notify;
         try {
-            control = ControlServer.open(controlPath, user);
-            notify = NotifySocket.open(notifyPath, user);
+            if (handedOver == null) {
+                control = ControlServer.open(controlPath, user);
+                notify = NotifySocket.open(notifyPath, user);
+            } else {
+                control = ControlServer.adopt(controlPath, handedOver.control, handedOver.version, user);
+                notify = NotifySocket.adopt(handedOver.control.notifyFd, notifyPath);
+                supervisor.resumeFrom(handedOver);
+            }
         } catch (IOException | RuntimeException e) {
             System.err.println("supervisor: " + e.getMessage());
             bound.forEach(Listener::close);
             return Wire.EXIT_UNAVAILABLE;
+        }
+        String launcher = System.getenv(Wire.SUPERVISOR_LAUNCHER);
+        if (launcher != null && !launcher.isEmpty()) {
+            supervisor.upgradeWith(new Reexec(launcher, args, System.getenv(), control, notify, log));
         }
         try (control; notify) {
             log.info("control socket " + controlPath);
@@ -104,8 +134,9 @@ final class Daemon {
             Signal.handle(new Signal("HUP"), s -> supervisor.reload(this::logReload));
             Signal.handle(new Signal("TERM"), s -> supervisor.stop());
             Signal.handle(new Signal("INT"), s -> supervisor.stop());
+            Signal.handle(new Signal("USR2"), s -> supervisor.upgrade(error -> log.info("SIGUSR2 " + error)));
             writePidFile();
-            return supervisor.run(bound);
+            return supervisor.run(handedOver == null ? bound : null);
         } finally {
             deletePidFile();
         }

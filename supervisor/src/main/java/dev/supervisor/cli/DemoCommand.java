@@ -21,6 +21,9 @@ public final class DemoCommand implements Callable<Integer> {
     @Mixin
     RunOptions options;
 
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
     @Override
     public Integer call() {
         if (options.listen.isEmpty()) {
@@ -34,7 +37,7 @@ public final class DemoCommand implements Callable<Integer> {
         cmd.addAll(List.of("-XX:+UseSerialGC", "-Xmx32m", "-Xss256k", "-XX:TieredStopAtLevel=1", "-Xshare:auto",
                 "-cp", libraryPath(), "dev.supervisor.demo.DemoWorker"));
         Config.Flags flags = options.flags(cmd);
-        return new Daemon(options, flags).run();
+        return new Daemon(options, flags, spec.commandLine().getParseResult().originalArgs()).run();
     }
 
     /** "lib/*" of the distribution (the java launcher expands it), else our own class path. */

@@ -17,8 +17,11 @@ public final class RunCommand implements Callable<Integer> {
     @Parameters(paramLabel = "COMMAND", arity = "0..*", description = "the worker command and its arguments, after --")
     List<String> command = new ArrayList<>();
 
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
     @Override
     public Integer call() {
-        return new Daemon(options, options.flags(command)).run();
+        return new Daemon(options, options.flags(command), spec.commandLine().getParseResult().originalArgs()).run();
     }
 }

@@ -13,6 +13,17 @@ public final class Backoff {
 
     private Duration last = Duration.ZERO;
 
+    /** A backoff that has reached {@code lastMillis} (0 = not started), as the previous image left it. */
+    public static Backoff resumed(long lastMillis) {
+        Backoff b = new Backoff();
+        b.last = Duration.ofMillis(lastMillis);
+        return b;
+    }
+
+    public long lastMillis() {
+        return last.toMillis();
+    }
+
     /** The delay before restarting a worker that ran for {@code served}. */
     public Duration next(Duration served) {
         if (last.isZero() || served.compareTo(RESET_AFTER) >= 0) {

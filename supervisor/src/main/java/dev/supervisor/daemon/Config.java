@@ -161,6 +161,25 @@ public final class Config {
 
     static final int MAX_WORKERS = 1024;
 
+    /** This config as a config file: what {@link #parse} turns back into an equal config (the upgrade state carries it). */
+    public String toJson() {
+        com.fasterxml.jackson.databind.node.ObjectNode n = Message.json().createObjectNode();
+        com.fasterxml.jackson.databind.node.ArrayNode listen = n.putArray("listen");
+        listeners.forEach((name, a) -> listen.add(name + "=" + a));
+        command.forEach(n.putArray("command")::add);
+        n.put("workers", workers);
+        n.put("ready", ready.toString());
+        n.put("ready-timeout", Durations.format(readyTimeout));
+        n.put("drain-signal", Signals.shortName(drainSignal));
+        n.put("drain-timeout", Durations.format(drainTimeout));
+        if (stdinListener != null) {
+            n.put("stdin-listener", stdinListener);
+        }
+        com.fasterxml.jackson.databind.node.ObjectNode e = n.putObject("env");
+        env.forEach(e::put);
+        return n.toString();
+    }
+
     private static int workers(JsonNode n, String where) {
         if (n == null || n.isNull()) {
             return 1;

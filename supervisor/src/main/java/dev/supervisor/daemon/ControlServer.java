@@ -27,6 +27,8 @@ import java.util.concurrent.ConcurrentLinkedQueue;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
+import dev.supervisor.daemon.upgrade.State;
+import dev.supervisor.daemon.upgrade.Version;
 import dev.supervisor.protocol.FdPassing;
 import dev.supervisor.protocol.Message;
 import dev.supervisor.protocol.Wire;
@@ -77,6 +79,12 @@ public final class ControlServer implements AutoCloseable {
     private final Map<Integer, List<SelectionKey>> watchers = new HashMap<>();
     private volatile boolean closed;
     private Supervisor supervisor;
+    /** Connections the previous image handed over, taken up when the thread starts; null = none. */
+    private State.ControlState adopted;
+    /** The version that handed over: the answer to an `upgrade` in flight names it. */
+    private String previousVersion;
+    /** Non-null while frozen for an upgrade: the thread waits on it and touches no fd. */
+    private volatile java.util.concurrent.CountDownLatch thaw;
 
     private ControlServer(Path path, ServerSocketChannel server, Selector selector, int ownUid, int workerUid) {
         this.path = path;
@@ -180,6 +188,137 @@ public final class ControlServer implements AutoCloseable {
         Files.setPosixFilePermissions(p, PosixFilePermissions.fromString(workerGid >= 0 ? shared : own));
     }
 
+    /**
+     * The control socket the previous image listened on ({@code cs.serverFd}), with the
+     * connections it had open; their requests in flight are answered once {@link #start}ed.
+     */
+    public static ControlServer adopt(Path path, State.ControlState cs, String previousVersion, ProcessWrapper.User workers)
+            throws IOException {
+        int uid = Posix.libc().getuid();
+        int workerGid = workers == null || workers.uid == uid ? -1 : workers.gid;
+        Posix.setCloexec(cs.serverFd);
+        ServerSocketChannel server = InheritedChannels.unixServer(cs.serverFd);
+        server.configureBlocking(false);
+        Selector selector = Selector.open();
+        server.register(selector, SelectionKey.OP_ACCEPT);
+        ControlServer c = new ControlServer(path, server, selector, uid, workerGid < 0 ? -1 : workers.uid);
+        c.adopted = cs;
+        c.previousVersion = previousVersion;
+        return c;
+    }
+
+    /**
+     * Stops serving before the next event and returns the listening socket and every open
+     * connection with what it asked and what it sent that was not read yet. Until {@link #thaw}
+     * (or the exec) this thread does nothing.
+     */
+    public State.ControlState freeze(long timeoutMillis) {
+        java.util.concurrent.CountDownLatch frozen = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.atomic.AtomicReference<State.ControlState> out = new java.util.concurrent.atomic.AtomicReference<>();
+        java.util.concurrent.CountDownLatch t = new java.util.concurrent.CountDownLatch(1);
+        thaw = t;
+        fromSupervisor.add(() -> {
+            out.set(handOver());
+            frozen.countDown();
+            try {
+                t.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        });
+        selector.wakeup();
+        try {
+            if (!frozen.await(timeoutMillis, java.util.concurrent.TimeUnit.MILLISECONDS)) {
+                thaw();
+                throw new IllegalStateException("the control socket did not stop within " + timeoutMillis + " ms");
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            thaw();
+            throw new IllegalStateException("interrupted while stopping the control socket");
+        }
+        return out.get();
+    }
+
+    public void thaw() {
+        java.util.concurrent.CountDownLatch t = thaw;
+        thaw = null;
+        if (t != null) {
+            t.countDown();
+        }
+    }
+
+    private State.ControlState handOver() {
+        State.ControlState cs = new State.ControlState();
+        cs.serverFd = InheritedChannels.fdOf(server);
+        for (SelectionKey k : selector.keys()) {
+            if (k.isValid() && k.attachment() instanceof Conn) {
+                Conn c = (Conn) k.attachment();
+                if (c.lingeringSince >= 0) {
+                    continue; // answered for the last time: the exec closes it
+                }
+                State.ConnectionState st = new State.ConnectionState();
+                st.fd = fdOf(c.ch);
+                st.pid = c.pid;
+                st.controls = c.controls;
+                st.watching = c.watching;
+                st.inFlight = new ArrayList<>(c.inFlight);
+                byte[] unread = new byte[c.in.position()];
+                c.in.get(0, unread);
+                st.unread = java.util.Base64.getEncoder().encodeToString(unread);
+                if (c.out != null && c.out.hasRemaining()) {
+                    byte[] unwritten = new byte[c.out.remaining()];
+                    c.out.get(c.out.position(), unwritten);
+                    st.unwritten = java.util.Base64.getEncoder().encodeToString(unwritten);
+                }
+                cs.connections.add(st);
+            }
+        }
+        return cs;
+    }
+
+    /** Takes up the handed-over connections on this thread: their unwritten answers, then their requests in flight. */
+    private void takeUpAdopted() {
+        State.ControlState cs = adopted;
+        adopted = null;
+        for (State.ConnectionState st : cs.connections) {
+            try {
+                Posix.setCloexec(st.fd);
+                SocketChannel ch = InheritedChannels.unixConnection(st.fd);
+                ch.configureBlocking(false);
+                Conn c = new Conn(ch, st.pid, st.controls);
+                c.requests = 1; // it was served before: idle means between requests
+                byte[] unread = java.util.Base64.getDecoder().decode(st.unread);
+                if (unread.length > c.in.capacity()) {
+                    c.in = ByteBuffer.allocate(Math.min(Wire.MAX_REQUEST_BYTES, unread.length));
+                }
+                c.in.put(unread);
+                SelectionKey k = ch.register(selector, SelectionKey.OP_READ, c);
+                if (st.watching) {
+                    c.watching = true;
+                    watchers.computeIfAbsent(c.pid, p -> new ArrayList<>()).add(k);
+                } else {
+                    clients++;
+                }
+                if (!st.unwritten.isEmpty()) {
+                    c.out = ByteBuffer.wrap(java.util.Base64.getDecoder().decode(st.unwritten));
+                }
+                for (String cmd : st.inFlight) {
+                    if (cmd.equals(Message.UPGRADE)) {
+                        answer(k, c, Message.answer(true).put("old", previousVersion).put("new", Version.current())
+                                .put("pid", ProcessHandle.current().pid()), false);
+                    } else {
+                        dispatch(k, c, cmd);
+                    }
+                }
+                processLines(k, c);
+            } catch (IOException | RuntimeException e) {
+                Log.STDERR.info("control socket: cannot take up connection fd " + st.fd + " of pid " + st.pid + ": " + e.getMessage());
+                Posix.close(st.fd);
+            }
+        }
+    }
+
     public void start(Supervisor s) {
         this.supervisor = s;
         Thread t = new Thread(this::serve, "control-socket");
@@ -207,6 +346,8 @@ public final class ControlServer implements AutoCloseable {
         int awaiting;
         /** Waits for its drain event: never idle. */
         boolean watching;
+        /** The commands of {@link #awaiting}, in order: an upgrade hands them to the next image. */
+        final List<String> inFlight = new ArrayList<>();
         /**
          * Answered for the last time, output shut down: what it still sends is read and dropped
          * until it closes (closing with its bytes unread would reset the connection, and the
@@ -226,6 +367,9 @@ public final class ControlServer implements AutoCloseable {
     }
 
     private void serve() {
+        if (adopted != null) {
+            takeUpAdopted();
+        }
         while (!closed) {
             try {
                 selector.select(1000);
@@ -367,26 +511,33 @@ public final class ControlServer implements AutoCloseable {
             answer(k, c, Message.error("permission denied: the workers' uid may not " + cmd + " this supervisor"), true);
             return;
         }
+        dispatch(k, c, cmd);
+    }
+
+    private void dispatch(SelectionKey k, Conn c, String cmd) {
+        if (!cmd.equals(Message.STOP)) {
+            c.awaiting++;
+            c.inFlight.add(cmd);
+        }
         switch (cmd) {
             case Message.STATUS:
-                c.awaiting++;
-                supervisor.status(s -> fromSupervisor(k, c, Message.answer(true).set(Message.STATUS, s), false));
+                supervisor.status(s -> fromSupervisor(k, c, cmd, Message.answer(true).set(Message.STATUS, s), false));
                 break;
             case Message.RELOAD:
-                c.awaiting++;
-                supervisor.reload(r -> fromSupervisor(k, c, reloadAnswer(r), false));
+                supervisor.reload(r -> fromSupervisor(k, c, cmd, reloadAnswer(r), false));
+                break;
+            case Message.UPGRADE:
+                supervisor.upgrade(error -> fromSupervisor(k, c, cmd, Message.error(error), false));
                 break;
             case Message.STOP:
                 answer(k, c, Message.answer(true), false);
                 supervisor.stop();
                 break;
             case Message.LISTENERS:
-                c.awaiting++;
-                supervisor.listenersOf(NotifySocket.ancestry(c.pid), ls -> onSupervisorAnswer(c, () -> sendListeners(k, c, ls)));
+                supervisor.listenersOf(NotifySocket.ancestry(c.pid), ls -> onSupervisorAnswer(c, cmd, () -> sendListeners(k, c, ls)));
                 break;
             case Message.WATCH:
-                c.awaiting++;
-                supervisor.listenersOf(NotifySocket.ancestry(c.pid), ls -> onSupervisorAnswer(c, () -> watch(k, c, ls != null)));
+                supervisor.listenersOf(NotifySocket.ancestry(c.pid), ls -> onSupervisorAnswer(c, cmd, () -> watch(k, c, ls != null)));
                 break;
             default:
                 throw new IllegalStateException("unhandled command " + cmd);
@@ -455,13 +606,14 @@ public final class ControlServer implements AutoCloseable {
     }
 
     /** An answer computed on the supervisor thread, written on this one. */
-    private void fromSupervisor(SelectionKey k, Conn c, ObjectNode answer, boolean close) {
-        onSupervisorAnswer(c, () -> answer(k, c, answer, close));
+    private void fromSupervisor(SelectionKey k, Conn c, String cmd, ObjectNode answer, boolean close) {
+        onSupervisorAnswer(c, cmd, () -> answer(k, c, answer, close));
     }
 
-    private void onSupervisorAnswer(Conn c, Runnable write) {
+    private void onSupervisorAnswer(Conn c, String cmd, Runnable write) {
         fromSupervisor.add(() -> {
             c.awaiting--;
+            c.inFlight.remove(cmd);
             write.run();
             SelectionKey k = c.ch.keyFor(selector);
             if (k != null) {

@@ -30,6 +30,9 @@ final class Generation {
     long overheadNanos = -1;
     Timer readyTimer;
     Timer drainTimer;
+    /** Per slot: the restart waiting for its backoff, and that backoff (the upgrade state carries them). */
+    final Timer[] restartTimers;
+    final Backoff[] restartBackoffs;
     /** Every worker's environment but SUPERVISOR_WORKER; built by the first spawn. */
     Map<String, String> env;
 
@@ -38,6 +41,8 @@ final class Generation {
         this.config = config;
         this.listeners = listeners;
         this.slots = new Worker[config.workers];
+        this.restartTimers = new Timer[config.workers];
+        this.restartBackoffs = new Backoff[config.workers];
         this.startedNanos = startedNanos;
         this.requestedNanos = startedNanos;
     }

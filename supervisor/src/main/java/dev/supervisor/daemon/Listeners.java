@@ -49,6 +49,20 @@ final class Listeners {
         return out;
     }
 
+    /** A listener the previous supervisor image bound, taken as open; users are counted by {@link #use}. */
+    void adopt(Listener l) {
+        open.put(key(l.name(), l.address()), l);
+    }
+
+    /** The open listener of {@code key} ("name=address"), one more user; null when there is none. */
+    Listener use(String key) {
+        Listener l = open.get(key);
+        if (l != null) {
+            l.users++;
+        }
+        return l;
+    }
+
     /** One user fewer for each; closes those no one uses that {@code current} does not name. */
     List<Listener> release(List<Listener> used, Map<String, Address> current) {
         for (Listener l : used) {
@@ -75,7 +89,7 @@ final class Listeners {
         open.clear();
     }
 
-    private static String key(String name, Address a) {
+    static String key(String name, Address a) {
         return name + "=" + a;
     }
 }

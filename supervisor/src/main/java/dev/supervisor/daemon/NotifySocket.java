@@ -65,6 +65,17 @@ public final class NotifySocket implements AutoCloseable {
         }
     }
 
+    /** The socket the previous supervisor image bound at {@code path}, kept open across the exec as {@code fd}. */
+    public static NotifySocket adopt(int fd, Path path) {
+        Posix.setCloexec(fd);
+        return new NotifySocket(fd, path);
+    }
+
+    /** For the upgrade state: the fd the next image takes up. */
+    public int fd() {
+        return fd;
+    }
+
     /** Reads messages on a daemon thread until closed, passing each to {@code supervisor}. */
     public void start(Supervisor supervisor) {
         Thread t = new Thread(() -> readLoop(supervisor), "notify-socket");

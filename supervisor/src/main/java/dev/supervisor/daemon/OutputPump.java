@@ -27,6 +27,8 @@ final class OutputPump implements Runnable {
         final PrintStream sink;
         final ArrayDeque<String> tail; // null when no tail is kept; guarded by itself
         final CountDownLatch eof = new CountDownLatch(1);
+        /** Set once the pump has closed {@link #fd} (EOF). */
+        volatile boolean closed;
         private final ByteArrayOutputStream line = new ByteArrayOutputStream();
 
         Stream(int fd, String prefix, PrintStream sink, ArrayDeque<String> tail) {
@@ -84,6 +86,52 @@ final class OutputPump implements Runnable {
     private final ConcurrentLinkedQueue<Stream> added = new ConcurrentLinkedQueue<>();
     private final int[] wake = Posix.pipe();
     private final List<Stream> streams = new ArrayList<>();
+    /** Non-null while frozen for an upgrade: the pump waits on it and touches no fd. */
+    private volatile CountDownLatch thaw;
+    private volatile CountDownLatch parked;
+
+    /**
+     * Stops the pump before its next read, so that the fds of open streams stay as they are
+     * until the exec (or {@link #thaw}).
+     *
+     * @throws IllegalStateException when the pump does not stop within {@code timeoutMillis}
+     *     (it is blocked writing to our own stdout)
+     */
+    void freeze(long timeoutMillis) {
+        parked = new CountDownLatch(1);
+        thaw = new CountDownLatch(1);
+        Posix.libc().write(wake[1], new byte[] {1}, 1);
+        try {
+            if (!parked.await(timeoutMillis, TimeUnit.MILLISECONDS)) {
+                thaw();
+                throw new IllegalStateException("the output pump did not stop within " + timeoutMillis + " ms (blocked writing output)");
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            thaw();
+            throw new IllegalStateException("interrupted while stopping the output pump");
+        }
+    }
+
+    void thaw() {
+        CountDownLatch t = thaw;
+        thaw = null;
+        if (t != null) {
+            t.countDown();
+        }
+    }
+
+    private void parkIfFrozen() {
+        CountDownLatch t = thaw;
+        if (t != null) {
+            parked.countDown();
+            try {
+                t.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
 
     static OutputPump start() {
         OutputPump pump = new OutputPump();
@@ -104,6 +152,7 @@ final class OutputPump implements Runnable {
         byte[] buf = new byte[64 * 1024];
         Posix.LibC c = Posix.libc();
         while (true) {
+            parkIfFrozen();
             for (Stream s; (s = added.poll()) != null; ) {
                 streams.add(s);
             }
@@ -121,6 +170,9 @@ final class OutputPump implements Runnable {
             if (fds.getShort(6) != 0) {
                 c.read(wake[0], buf, buf.length);
             }
+            if (thaw != null) {
+                continue; // frozen: read nothing more, close nothing
+            }
             List<Stream> done = new ArrayList<>();
             for (int i = 0; i < streams.size(); i++) {
                 if (fds.getShort(8L * (i + 1) + 6) == 0) {
@@ -132,6 +184,7 @@ final class OutputPump implements Runnable {
                     s.consume(buf, (int) r);
                 } else if (r == 0 || Posix.errno() != Posix.EINTR) {
                     s.emit();
+                    s.closed = true;
                     Posix.close(s.fd);
                     s.eof.countDown();
                     done.add(s);

@@ -62,6 +62,10 @@ public final class Posix {
         Pointer getgrnam(String name);
         int getuid();
         int getpid();
+
+        int memfd_create(String name, int flags);
+        long lseek(int fd, long offset, int whence);
+        int execve(String path, String[] argv, String[] envp);
     }
 
     // Linux x86_64/aarch64 constants.
@@ -171,6 +175,69 @@ public final class Posix {
     /** Makes an inherited fd FD_CLOEXEC, so that only dups of it reach workers. */
     public static void setCloexec(int fd) {
         check(Holder.LIBC.fcntl(fd, F_SETFD, FD_CLOEXEC), "fcntl(" + fd + ", F_SETFD, FD_CLOEXEC)");
+    }
+
+    /** Makes {@code fd} survive execve(2): only fds named in the upgrade state are. */
+    public static void clearCloexec(int fd) {
+        check(Holder.LIBC.fcntl(fd, F_SETFD, 0), "fcntl(" + fd + ", F_SETFD, 0)");
+    }
+
+    /** An anonymous memory file, not FD_CLOEXEC (it is for the next image). */
+    public static int memfd(String name) {
+        return check(Holder.LIBC.memfd_create(name, 0), "memfd_create(" + name + ")");
+    }
+
+    public static void rewind(int fd) {
+        if (Holder.LIBC.lseek(fd, 0, 0) < 0) {
+            throw new NativeException("lseek(" + fd + ", 0)", errno());
+        }
+    }
+
+    /** Writes all of {@code b} to a blocking fd; {@code what} names it in errors. */
+    public static void writeAll(int fd, byte[] b, String what) {
+        int off = 0;
+        while (off < b.length) {
+            byte[] rest = off == 0 ? b : java.util.Arrays.copyOfRange(b, off, b.length);
+            long n = Holder.LIBC.write(fd, rest, rest.length);
+            if (n < 0 && errno() != EINTR) {
+                throw new NativeException("write(" + what + ")", errno());
+            }
+            off += Math.max(0, (int) n);
+        }
+    }
+
+    /** Reads {@code fd} to EOF, at most {@code max} bytes; {@code what} names it in errors. */
+    public static byte[] readAll(int fd, int max, String what) {
+        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+        byte[] buf = new byte[64 * 1024];
+        while (true) {
+            long n = Holder.LIBC.read(fd, buf, buf.length);
+            if (n == 0) {
+                return out.toByteArray();
+            }
+            if (n < 0) {
+                if (errno() == EINTR) {
+                    continue;
+                }
+                throw new NativeException("read(" + what + ")", errno());
+            }
+            out.write(buf, 0, (int) n);
+            if (out.size() > max) {
+                throw new IllegalArgumentException(what + " is larger than " + max + " bytes");
+            }
+        }
+    }
+
+    /** execve(2): returns only when it failed, by throwing. */
+    public static void execve(String path, List<String> argv, Map<String, String> env) {
+        String[] args = argv.toArray(new String[argv.size() + 1]);
+        String[] envp = new String[env.size() + 1];
+        int k = 0;
+        for (Map.Entry<String, String> e : env.entrySet()) {
+            envp[k++] = e.getKey() + "=" + e.getValue();
+        }
+        Holder.LIBC.execve(path, args, envp);
+        throw new NativeException("execve(" + path + ")", errno());
     }
 
     public static Pointer allocate(int bytes) {

@@ -65,7 +65,8 @@ public final class PosixSpawner implements Spawner {
             unreaped.add(pid);
             String prefix = "[" + spec.generation + "." + spec.slot + " " + pid + "] ";
             OutputPump.Stream stderr = new OutputPump.Stream(err[0], prefix, System.err, new ArrayDeque<>());
-            pump.add(new OutputPump.Stream(out[0], prefix, System.out, null));
+            OutputPump.Stream stdout = new OutputPump.Stream(out[0], prefix, System.out, null);
+            pump.add(stdout);
             pump.add(stderr);
             out[0] = -1;
             err[0] = -1;
@@ -75,7 +76,7 @@ public final class PosixSpawner implements Spawner {
             } else {
                 onExit.run();
             }
-            return new PosixProcess(pid, stderr, unreaped);
+            return new PosixProcess(pid, stdout, stderr, unreaped);
         } finally {
             for (int fd : parentCopies) {
                 Posix.close(fd);
@@ -91,6 +92,41 @@ public final class PosixSpawner implements Spawner {
         }
     }
 
+    @Override
+    public Process adopt(int pid, int stdoutFd, int stderrFd, List<String> stderrTail, int generation, int slot, Runnable onExit) {
+        unreaped.add(pid);
+        String prefix = "[" + generation + "." + slot + " " + pid + "] ";
+        OutputPump.Stream stdout = new OutputPump.Stream(stdoutFd, prefix, System.out, null);
+        OutputPump.Stream stderr = new OutputPump.Stream(stderrFd, prefix, System.err, new ArrayDeque<>(stderrTail));
+        for (OutputPump.Stream s : new OutputPump.Stream[] {stdout, stderr}) {
+            if (s.fd >= 0) {
+                Posix.setCloexec(s.fd); // it was kept open for this image only
+                pump.add(s);
+            } else {
+                s.closed = true;
+                s.eof.countDown();
+            }
+        }
+        // Any child of this process, whoever started it: the JDK waits for it without reaping.
+        Optional<ProcessHandle> handle = ProcessHandle.of(pid);
+        if (handle.isPresent()) {
+            handle.get().onExit().thenRun(onExit);
+        } else {
+            onExit.run();
+        }
+        return new PosixProcess(pid, stdout, stderr, unreaped);
+    }
+
+    @Override
+    public void freeze() {
+        pump.freeze(5_000);
+    }
+
+    @Override
+    public void thaw() {
+        pump.thaw();
+    }
+
     /**
      * The environment of a worker: the supervisor's own, without the socket-activation variables
      * it may have inherited itself, plus {@code extra}.
@@ -101,17 +137,21 @@ public final class PosixSpawner implements Spawner {
         env.remove(Wire.LISTEN_PID);
         env.remove(Wire.LISTEN_FDNAMES);
         env.remove(Wire.NOTIFY_SOCKET);
+        env.remove(Wire.SUPERVISOR_LAUNCHER);
+        env.remove(Wire.SUPERVISOR_UPGRADE_STATE);
         env.putAll(extra);
         return env;
     }
 
     private static final class PosixProcess implements Process {
         private final int pid;
+        private final OutputPump.Stream stdout;
         private final OutputPump.Stream stderr;
         private final Set<Integer> unreaped;
 
-        PosixProcess(int pid, OutputPump.Stream stderr, Set<Integer> unreaped) {
+        PosixProcess(int pid, OutputPump.Stream stdout, OutputPump.Stream stderr, Set<Integer> unreaped) {
             this.pid = pid;
+            this.stdout = stdout;
             this.stderr = stderr;
             this.unreaped = unreaped;
         }
@@ -142,6 +182,18 @@ public final class PosixSpawner implements Spawner {
         @Override
         public List<String> stderrTail() {
             return stderr.tail();
+        }
+
+        @Override
+        public int[] outputFds() {
+            return new int[] {stdout.closed ? -1 : stdout.fd, stderr.closed ? -1 : stderr.fd};
+        }
+
+        @Override
+        public List<String> stderrKept() {
+            synchronized (stderr.tail) {
+                return new ArrayList<>(stderr.tail);
+            }
         }
     }
 }

@@ -7,8 +7,7 @@ import java.util.List;
 
 /**
  * What runs between the LISTEN_PID shim and COMMAND, in the same process: util-linux setpriv,
- * which sets the parent-death signal (a worker dies with a KILLed supervisor instead of holding
- * the port) and, for --user, drops to that user and its groups. posix_spawn can do neither.
+ * which for --user drops to that user and its groups (posix_spawn cannot).
  */
 public final class ProcessWrapper {
     private ProcessWrapper() {}
@@ -66,8 +65,16 @@ public final class ProcessWrapper {
         return new User(spec, ids[0], gid);
     }
 
-    /** The wrapper argv for {@code user} (null = none): setpriv, or nothing when it is missing and no user is asked for. */
+    /**
+     * The wrapper argv for {@code user} (null = none, and no wrapper). No parent-death signal: it
+     * is tied to the thread that spawned the worker, and a supervisor that re-executes itself
+     * (upgrade) ends every thread but one, which would kill the workers it hands over.
+     */
     public static List<String> build(User user, Log log) {
+        List<String> argv = new ArrayList<>();
+        if (user == null) {
+            return argv;
+        }
         String setpriv = null;
         for (String p : SETPRIV_PATHS) {
             if (Files.isExecutable(Path.of(p))) {
@@ -75,16 +82,10 @@ public final class ProcessWrapper {
                 break;
             }
         }
-        List<String> argv = new ArrayList<>();
         if (setpriv == null) {
-            if (user != null) {
-                throw new IllegalArgumentException("--user needs setpriv (util-linux), which is not installed");
-            }
-            log.info("setpriv (util-linux) not found: workers will not be killed if the supervisor is");
-            return argv;
+            throw new IllegalArgumentException("--user needs setpriv (util-linux), which is not installed");
         }
         argv.add(setpriv);
-        argv.add("--pdeathsig=KILL");
         if (user != null) {
             argv.add("--reuid=" + user.uid);
             argv.add("--regid=" + user.gid);

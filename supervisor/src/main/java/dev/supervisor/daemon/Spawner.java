@@ -38,6 +38,19 @@ public interface Spawner {
      */
     Process spawn(Spec spec, Runnable onExit);
 
+    /**
+     * Takes over worker {@code pid}, started by the previous supervisor image, with the read ends
+     * of its output pipes ({@code -1} = at EOF). {@code onExit} as for {@link #spawn}.
+     */
+    default Process adopt(int pid, int stdoutFd, int stderrFd, List<String> stderrTail, int generation, int slot, Runnable onExit) {
+        throw new UnsupportedOperationException("this spawner cannot adopt workers");
+    }
+
+    /** Stops reading worker output until {@link #thaw}, so that its fds can be handed to the next image. */
+    default void freeze() {}
+
+    default void thaw() {}
+
     /** A started worker process. Only the supervisor thread calls these. */
     interface Process {
         int pid();
@@ -53,6 +66,16 @@ public interface Spawner {
 
         /** The last lines the process wrote to stderr, oldest first. */
         List<String> stderrTail();
+
+        /** The read ends of its stdout and stderr pipes while open, else -1; read while frozen. */
+        default int[] outputFds() {
+            return new int[] {-1, -1};
+        }
+
+        /** The stderr lines kept so far, without waiting for EOF. */
+        default List<String> stderrKept() {
+            return List.of();
+        }
     }
 
     /** A worker that could not be started. */

@@ -16,6 +16,8 @@ import java.util.function.Supplier;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
+import dev.supervisor.daemon.upgrade.State;
+import dev.supervisor.daemon.upgrade.Version;
 import dev.supervisor.protocol.ListenFds;
 import dev.supervisor.protocol.Message;
 import dev.supervisor.protocol.Wire;
@@ -47,7 +49,20 @@ public final class Supervisor {
     private Consumer<Integer> drainWatch = pid -> {};
     private final BlockingQueue<Runnable> events = new LinkedBlockingQueue<>();
     private final PriorityQueue<Timer> timers = new PriorityQueue<>();
-    private final long startedNanos = System.nanoTime();
+    private long startedNanos = System.nanoTime();
+    /** When this image (this execve of the supervisor) started; = startedNanos until an upgrade. */
+    private final long imageStartedNanos = System.nanoTime();
+    private final long imageStartedMillis = System.currentTimeMillis();
+    /** The pre-flight and exec of `upgrade`; null = upgrades not available. */
+    private ImageSwap swap;
+    private boolean upgrading;
+    /** Told why the upgrade under way failed (a success is answered by the new image). */
+    private List<Consumer<String>> upgradeWaiters = new ArrayList<>();
+    /** Upgrades asked for during a reload: one upgrade after it; null = none. */
+    private List<Consumer<String>> pendingUpgrade;
+    private int upgrades;
+    private long reloadsOk;
+    private long reloadsFailed;
     private long timerSeq;
 
     private Config config;
@@ -82,6 +97,11 @@ public final class Supervisor {
         this.manager = serviceManager;
     }
 
+    /** How this supervisor upgrades itself; call before {@link #run}. */
+    public void upgradeWith(ImageSwap swap) {
+        this.swap = swap;
+    }
+
     /** Who hears of each worker told to drain, besides the worker itself; call before {@link #run}. */
     public void onDrain(Consumer<Integer> drainedPid) {
         this.drainWatch = drainedPid;
@@ -96,6 +116,14 @@ public final class Supervisor {
 
     public void reload(Consumer<ReloadResult> done) {
         post(() -> requestReload(done));
+    }
+
+    /**
+     * Upgrades in place (re-executes the installation with the state handed over). {@code failed}
+     * hears why, when it failed and this image carries on; a success is answered by the new image.
+     */
+    public void upgrade(Consumer<String> failed) {
+        post(() -> requestUpgrade(failed));
     }
 
     /** Graceful stop; a second call during a graceful stop kills every worker at once. */
@@ -154,9 +182,16 @@ public final class Supervisor {
         return listeners.acquire(first.listeners);
     }
 
+    /** Takes over what the previous image handed over; then {@link #run} with null. Call before the control socket starts. */
+    public void resumeFrom(State s) {
+        post(() -> restore(s));
+    }
+
     /** Runs generation 1 (with the listeners from {@link #bind}) and the loop until stopped; returns the exit code. */
     public int run(List<Listener> bound) {
-        post(() -> startFirst(bound));
+        if (bound != null) {
+            post(() -> startFirst(bound));
+        }
         try {
             while (!finished) {
                 Runnable e;
@@ -235,10 +270,10 @@ public final class Supervisor {
     private void requestReload(Consumer<ReloadResult> done) {
         if (stopping) {
             done.accept(ReloadResult.failed(lastGeneration, "the supervisor is stopping", List.of()));
-        } else if (starting != null) {
+        } else if (starting != null || upgrading) {
             if (pendingReload == null) {
                 pendingReload = new ArrayList<>();
-                log.info("reload requested while " + starting + " starts: merged into one more reload after it");
+                log.info("reload requested while " + (upgrading ? "upgrading" : starting + " starts") + ": merged into one more reload after it");
             }
             pendingReload.add(done);
         } else {
@@ -265,13 +300,17 @@ public final class Supervisor {
         Generation g = newGeneration(next, bound);
         g.requestedNanos = requested;
         starting = g;
-        g.readyTimer = after(next.readyTimeout, () -> {
-            if (g.state == Generation.State.STARTING) {
-                failGeneration(g, g + " was not ready within " + Durations.format(next.readyTimeout), null);
-            }
-        });
+        readyTimeoutAt(g, System.nanoTime() + next.readyTimeout.toNanos());
         log.info("starting " + g + ": " + next.workers + " x " + String.join(" ", next.command));
         spawnAll(g);
+    }
+
+    private void readyTimeoutAt(Generation g, long dueNanos) {
+        g.readyTimer = at(dueNanos, () -> {
+            if (g.state == Generation.State.STARTING) {
+                failGeneration(g, g + " was not ready within " + Durations.format(g.config.readyTimeout), null);
+            }
+        });
     }
 
     private Generation newGeneration(Config c, List<Listener> bound) {
@@ -304,13 +343,17 @@ public final class Supervisor {
         g.live.add(w);
         log.info("started " + w);
         if (!g.config.ready.isNotify()) {
-            long due = spawned + g.config.ready.delay().toNanos();
-            at(due, () -> {
-                if (w.state == Worker.State.STARTING) {
-                    markReady(w, due); // a late timer is the supervisor's time, not the worker's
-                }
-            });
+            readyAfterDelay(w);
         }
+    }
+
+    private void readyAfterDelay(Worker w) {
+        long due = w.startedNanos + w.generation.config.ready.delay().toNanos();
+        at(due, () -> {
+            if (w.state == Worker.State.STARTING) {
+                markReady(w, due); // a late timer is the supervisor's time, not the worker's
+            }
+        });
     }
 
     private Spawner.Spec spec(Generation g, int slot) {
@@ -397,13 +440,22 @@ public final class Supervisor {
     private void finishReload(ReloadResult result) {
         List<Consumer<ReloadResult>> waiters = reloadWaiters;
         reloadWaiters = new ArrayList<>();
+        if (result.ok) {
+            reloadsOk++;
+        } else {
+            reloadsFailed++;
+        }
         for (Consumer<ReloadResult> w : waiters) {
             w.accept(result);
         }
         if (!stopping && serving != null) {
             manager.accept(Wire.READY + "\n" + Wire.STATUS_PREFIX + "serving generation " + serving.number);
         }
-        if (pendingReload != null && !stopping) {
+        if (pendingUpgrade != null && !stopping) {
+            List<Consumer<String>> next = pendingUpgrade;
+            pendingUpgrade = null;
+            startUpgrade(next);
+        } else if (pendingReload != null && !stopping) {
             List<Consumer<ReloadResult>> next = pendingReload;
             pendingReload = null;
             startReload(next);
@@ -419,14 +471,18 @@ public final class Supervisor {
                 drainWatch.accept(w.pid());
             }
         }
-        g.drainTimer = after(g.config.drainTimeout, () -> {
+        drainTimeoutAt(g, System.nanoTime() + g.config.drainTimeout.toNanos());
+        exitIfDone(g);
+    }
+
+    private void drainTimeoutAt(Generation g, long dueNanos) {
+        g.drainTimer = at(dueNanos, () -> {
             for (Worker w : g.live) {
                 log.info(w + " still running " + Durations.format(g.config.drainTimeout) + " after the drain signal: killing it");
                 w.killedAtDrainTimeout = true;
                 w.process.killGroup();
             }
         });
-        exitIfDone(g);
     }
 
     /**
@@ -497,7 +553,13 @@ public final class Supervisor {
     private void scheduleRestart(Generation g, int slot, Backoff backoff, Duration served) {
         Duration delay = backoff.next(served);
         log.info("restarting " + g + " worker " + slot + " in " + delay.toMillis() + " ms");
-        after(delay, () -> {
+        restartAt(g, slot, backoff, System.nanoTime() + delay.toNanos());
+    }
+
+    private void restartAt(Generation g, int slot, Backoff backoff, long dueNanos) {
+        g.restartBackoffs[slot] = backoff;
+        g.restartTimers[slot] = at(dueNanos, () -> {
+            g.restartTimers[slot] = null;
             if (g == serving && !stopping && (g.slots[slot] == null || g.slots[slot].state == Worker.State.EXITED)) {
                 int restarts = g.slots[slot] == null ? 0 : g.slots[slot].restarts + 1;
                 spawnWorker(g, slot, backoff);
@@ -544,6 +606,10 @@ public final class Supervisor {
         }
         stopping = true;
         log.info("stopping: draining every generation");
+        if (pendingUpgrade != null) {
+            pendingUpgrade.forEach(w -> w.accept("the supervisor is stopping"));
+            pendingUpgrade = null;
+        }
         manager.accept(Wire.STOPPING);
         if (pendingReload != null) {
             pendingReload.forEach(w -> w.accept(ReloadResult.failed(lastGeneration, "the supervisor is stopping", List.of())));
@@ -600,7 +666,12 @@ public final class Supervisor {
         long now = System.nanoTime();
         ObjectNode s = Message.json().createObjectNode();
         s.put("pid", ProcessHandle.current().pid());
+        s.put("version", Version.current());
         s.put("uptime_ms", (now - startedNanos) / 1_000_000);
+        s.put("upgrades", upgrades);
+        s.put("upgrading", upgrading);
+        s.put("image_started", java.time.Instant.ofEpochMilli(imageStartedMillis).toString());
+        s.put("image_uptime_ms", (now - imageStartedNanos) / 1_000_000);
         s.put("serving", serving == null ? 0 : serving.number);
         s.put("reloading", starting != null);
         s.put("stopping", stopping);
@@ -634,5 +705,241 @@ public final class Supervisor {
             }
         }
         return s;
+    }
+
+    // ---- upgrade: serialized with reloads and stop; the state crosses the exec as a document ----
+
+    private void requestUpgrade(Consumer<String> failed) {
+        if (swap == null) {
+            failed.accept("this supervisor cannot upgrade itself (no launcher)");
+        } else if (stopping) {
+            failed.accept("the supervisor is stopping");
+        } else if (upgrading) {
+            upgradeWaiters.add(failed);
+        } else if (starting != null) {
+            if (pendingUpgrade == null) {
+                pendingUpgrade = new ArrayList<>();
+                log.info("upgrade requested while " + starting + " starts: it runs after that reload");
+            }
+            pendingUpgrade.add(failed);
+        } else {
+            startUpgrade(List.of(failed));
+        }
+    }
+
+    private void startUpgrade(List<Consumer<String>> waiters) {
+        upgrading = true;
+        upgradeWaiters.addAll(waiters);
+        log.info("upgrade requested: checking the installation (" + Version.current() + " runs now)");
+        Thread t = new Thread(() -> {
+            String failure;
+            try {
+                failure = swap.check();
+            } catch (RuntimeException e) {
+                failure = e.toString();
+            }
+            String f = failure;
+            post(() -> onChecked(f));
+        }, "upgrade-check");
+        t.setDaemon(true);
+        t.start();
+    }
+
+    private void onChecked(String failure) {
+        if (failure == null && stopping) {
+            failure = "the supervisor is stopping";
+        }
+        if (failure != null) {
+            endUpgrade("upgrade failed: " + failure + "; " + Version.current() + " keeps running");
+            return;
+        }
+        manager.accept(Wire.RELOADING + "\n" + SystemdNotifier.monotonicUsec() + "\n" + Wire.STATUS_PREFIX + "upgrading from "
+                + Version.current());
+        State s;
+        try {
+            spawner.freeze();
+            try {
+                s = snapshot();
+                s.control = swap.freezeControl();
+            } catch (RuntimeException e) {
+                spawner.thaw();
+                throw e;
+            }
+        } catch (RuntimeException e) {
+            endUpgrade("upgrade failed: " + e.getMessage() + "; " + Version.current() + " keeps running");
+            return;
+        }
+        log.info("upgrading: handing " + generations.size() + " generations over to the new image");
+        try {
+            swap.exec(s);
+        } catch (RuntimeException e) {
+            swap.thawControl();
+            spawner.thaw();
+            endUpgrade("upgrade failed: " + e.getMessage() + "; " + Version.current() + " carries on");
+        }
+    }
+
+    private void endUpgrade(String error) {
+        upgrading = false;
+        log.info(error);
+        List<Consumer<String>> waiters = upgradeWaiters;
+        upgradeWaiters = new ArrayList<>();
+        waiters.forEach(w -> w.accept(error));
+        if (!stopping) {
+            manager.accept(Wire.READY + "\n" + Wire.STATUS_PREFIX + "serving generation " + (serving == null ? 0 : serving.number)
+                    + " (supervisor " + Version.current() + ")");
+        }
+        if (pendingReload != null && !stopping) {
+            List<Consumer<ReloadResult>> next = pendingReload;
+            pendingReload = null;
+            startReload(next);
+        }
+    }
+
+    /** Everything the next image needs, read on this thread with output frozen. */
+    private State snapshot() {
+        long now = System.nanoTime();
+        State s = new State();
+        s.version = Version.current();
+        s.monotonicNanos = now;
+        s.startedAgeNanos = now - startedNanos;
+        s.upgrades = upgrades + 1;
+        s.lastGeneration = lastGeneration;
+        s.serving = serving == null ? 0 : serving.number;
+        s.config = config.toJson();
+        s.pendingReload = pendingReload != null;
+        s.reloadsOk = reloadsOk;
+        s.reloadsFailed = reloadsFailed;
+        for (Listener l : listeners.all()) {
+            State.ListenerState ls = new State.ListenerState();
+            ls.name = l.name();
+            ls.address = l.address().toString();
+            ls.fd = l.fd();
+            ls.bound = l.bound();
+            ls.inherited = l.inherited();
+            s.listeners.add(ls);
+        }
+        for (Generation g : generations) {
+            State.GenerationState gs = new State.GenerationState();
+            gs.number = g.number;
+            gs.state = g.state.name();
+            gs.config = g.config.toJson();
+            for (Listener l : g.listeners) {
+                gs.listeners.add(Listeners.key(l.name(), l.address()));
+            }
+            gs.startedAgeNanos = now - g.startedNanos;
+            gs.requestedAgeNanos = now - g.requestedNanos;
+            gs.readyAgeNanos = g.readyNanos == 0 ? -1 : now - g.readyNanos;
+            gs.overheadNanos = g.overheadNanos;
+            gs.readyRemainingNanos = remaining(g.readyTimer, now);
+            gs.drainRemainingNanos = remaining(g.drainTimer, now);
+            for (Worker w : g.live) {
+                State.WorkerState ws = new State.WorkerState();
+                ws.slot = w.slot;
+                ws.pid = w.pid();
+                ws.current = g.slots[w.slot] == w;
+                ws.state = w.state.name();
+                ws.startedAgeNanos = now - w.startedNanos;
+                ws.readyAgeNanos = w.readyNanos == 0 ? -1 : now - w.readyNanos;
+                ws.restarts = w.restarts;
+                ws.status = w.status;
+                ws.stopping = w.stopping;
+                ws.killedAtDrainTimeout = w.killedAtDrainTimeout;
+                ws.backoffMillis = w.backoff.lastMillis();
+                int[] out = w.process.outputFds();
+                ws.stdoutFd = out[0];
+                ws.stderrFd = out[1];
+                ws.stderrTail = w.process.stderrKept();
+                gs.workers.add(ws);
+            }
+            for (int slot = 0; slot < g.restartTimers.length; slot++) {
+                long left = remaining(g.restartTimers[slot], now);
+                if (left >= 0) {
+                    State.RestartState rs = new State.RestartState();
+                    rs.slot = slot;
+                    rs.remainingNanos = left;
+                    rs.backoffMillis = g.restartBackoffs[slot].lastMillis();
+                    gs.restarts.add(rs);
+                }
+            }
+            s.generations.add(gs);
+        }
+        return s;
+    }
+
+    private static long remaining(Timer t, long now) {
+        return t == null || t.cancelled ? -1 : Math.max(0, t.dueNanos - now);
+    }
+
+    /** The new image's first event: the previous image's state becomes this one's. */
+    private void restore(State s) {
+        long base = s.monotonicNanos; // the writer's CLOCK_MONOTONIC, which this image reads too
+        startedNanos = base - s.startedAgeNanos;
+        upgrades = s.upgrades;
+        lastGeneration = s.lastGeneration;
+        reloadsOk = s.reloadsOk;
+        reloadsFailed = s.reloadsFailed;
+        config = Config.parse(s.config, "the upgrade state", new Config.Flags());
+        for (State.ListenerState ls : s.listeners) {
+            Posix.setCloexec(ls.fd);
+            listeners.adopt(new Listener(ls.name, Address.parse(ls.address), ls.fd, ls.bound, ls.inherited));
+        }
+        for (State.GenerationState gs : s.generations) {
+            List<Listener> used = new ArrayList<>();
+            for (String key : gs.listeners) {
+                used.add(listeners.use(key));
+            }
+            Generation g = new Generation(gs.number, Config.parse(gs.config, "the upgrade state", new Config.Flags()), used,
+                    base - gs.startedAgeNanos);
+            g.state = Generation.State.valueOf(gs.state);
+            g.requestedNanos = base - gs.requestedAgeNanos;
+            g.readyNanos = gs.readyAgeNanos < 0 ? 0 : base - gs.readyAgeNanos;
+            g.overheadNanos = gs.overheadNanos;
+            generations.add(g);
+            if (g.number == s.serving) {
+                serving = g;
+            } else if (g.state == Generation.State.STARTING) {
+                starting = g;
+            }
+            for (State.WorkerState ws : gs.workers) {
+                Worker[] self = new Worker[1];
+                Spawner.Process p = spawner.adopt(ws.pid, ws.stdoutFd, ws.stderrFd, ws.stderrTail, g.number, ws.slot,
+                        () -> post(() -> onExit(self[0])));
+                Worker w = new Worker(g, ws.slot, p, base - ws.startedAgeNanos, Backoff.resumed(ws.backoffMillis));
+                w.state = Worker.State.valueOf(ws.state);
+                w.readyNanos = ws.readyAgeNanos < 0 ? 0 : base - ws.readyAgeNanos;
+                w.restarts = ws.restarts;
+                w.status = ws.status;
+                w.stopping = ws.stopping;
+                w.killedAtDrainTimeout = ws.killedAtDrainTimeout;
+                self[0] = w;
+                g.live.add(w);
+                if (ws.current) {
+                    g.slots[ws.slot] = w;
+                }
+                if (w.state == Worker.State.STARTING && !g.config.ready.isNotify()) {
+                    readyAfterDelay(w);
+                }
+            }
+            if (gs.readyRemainingNanos >= 0) {
+                readyTimeoutAt(g, base + gs.readyRemainingNanos);
+            }
+            if (gs.drainRemainingNanos >= 0) {
+                drainTimeoutAt(g, base + gs.drainRemainingNanos);
+            }
+            for (State.RestartState rs : gs.restarts) {
+                restartAt(g, rs.slot, Backoff.resumed(rs.backoffMillis), base + rs.remainingNanos);
+            }
+        }
+        for (Generation g : new ArrayList<>(generations)) {
+            exitIfDone(g);
+        }
+        log.info("upgraded from " + s.version + " to " + Version.current() + " (upgrade " + upgrades + "): " + generations.size()
+                + " generations, serving " + (serving == null ? "none" : serving));
+        manager.accept(Wire.READY + "\n" + Wire.STATUS_PREFIX + "serving generation " + (serving == null ? 0 : serving.number)
+                + " (supervisor " + Version.current() + ")");
+        if (s.pendingReload) {
+            startReload(List.of(r -> log.info("reload asked for during the upgrade: " + (r.ok ? "generation " + r.generation + " serves" : "failed: " + r.error))));
+        }
     }
 }
