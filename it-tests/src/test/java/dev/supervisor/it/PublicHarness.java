@@ -87,6 +87,11 @@ public final class PublicHarness {
             return this;
         }
 
+        public Builder bin(Path launcher) {
+            b.bin(launcher);
+            return this;
+        }
+
         public Builder rawArgs(String... args) {
             b.rawArgs(args);
             return this;

@@ -67,6 +67,8 @@ final class SupervisorProcess implements AutoCloseable {
         private final List<String> command = new ArrayList<>();
         private final Map<String, String> env = new LinkedHashMap<>();
         private List<String> raw;
+        /** The launcher to start; default: the built distribution's. */
+        private Path bin = Fixtures.supervisorBin();
         /** -Dit.supervisor.java.home runs every supervisor of the suite on that JDK; a test may still pick its own. */
         private Path javaHome = Optional.ofNullable(System.getProperty("it.supervisor.java.home")).filter(s -> !s.isEmpty())
                 .map(Path::of).orElse(null);
@@ -114,6 +116,12 @@ final class SupervisorProcess implements AutoCloseable {
             return this;
         }
 
+        /** Another installation's launcher (a copy of the distribution that a test changes). */
+        Builder bin(Path launcher) {
+            this.bin = launcher;
+            return this;
+        }
+
         /** Exactly these arguments after {@code bin/supervisor}, for tests of bad input. */
         Builder rawArgs(String... args) {
             this.raw = List.of(args);
@@ -133,15 +141,15 @@ final class SupervisorProcess implements AutoCloseable {
                 args.add("--");
                 args.addAll(command);
             }
-            return new SupervisorProcess(args, env, javaHome, control);
+            return new SupervisorProcess(bin, args, env, javaHome, control);
         }
     }
 
-    private SupervisorProcess(List<String> args, Map<String, String> env, Path javaHome, Path control) {
+    private SupervisorProcess(Path bin, List<String> args, Map<String, String> env, Path javaHome, Path control) {
         this.control = control;
         this.javaHome = javaHome;
         List<String> cmd = new ArrayList<>();
-        cmd.add(Fixtures.supervisorBin().toString());
+        cmd.add(bin.toString());
         cmd.addAll(args);
         ProcessBuilder pb = new ProcessBuilder(cmd);
         cleanEnvironment(pb.environment(), javaHome);

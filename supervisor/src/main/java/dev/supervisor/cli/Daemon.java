@@ -113,6 +113,9 @@ final class Daemon {
                 control = ControlServer.open(controlPath, user);
                 notify = NotifySocket.open(notifyPath, user);
             } else {
+                for (State.ListenerState l : handedOver.listeners) {
+                    Posix.setCloexec(l.fd); // kept open for this image only
+                }
                 control = ControlServer.adopt(controlPath, handedOver.control, handedOver.version, user);
                 notify = NotifySocket.adopt(handedOver.control.notifyFd, notifyPath);
                 supervisor.resumeFrom(handedOver);

@@ -24,7 +24,7 @@ public final class UpgradeCommand implements Callable<Integer> {
     @Mixin
     ClientOptions client;
 
-    @Option(names = "--timeout", paramLabel = "DUR", defaultValue = "2m", description = "give up waiting after this long (default ${DEFAULT-VALUE})")
+    @Option(names = "--timeout", paramLabel = "DUR", defaultValue = "3m", description = "give up waiting after this long (default ${DEFAULT-VALUE})")
     String timeout;
 
     @Override

@@ -22,8 +22,8 @@ import dev.supervisor.protocol.Wire;
  * named by SUPERVISOR_UPGRADE_STATE.
  */
 public final class Reexec implements ImageSwap {
-    /** How long the new installation's check may take (a cold JVM start on a busy machine). */
-    static final Duration CHECK_TIMEOUT = Duration.ofSeconds(30);
+    /** How long the new installation's check may take (a cold JVM start on a busy machine takes seconds). */
+    static final Duration CHECK_TIMEOUT = Duration.ofSeconds(60);
 
     private final String launcher;
     private final List<String> args;

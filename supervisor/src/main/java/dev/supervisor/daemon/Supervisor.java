@@ -881,7 +881,6 @@ public final class Supervisor {
         reloadsFailed = s.reloadsFailed;
         config = Config.parse(s.config, "the upgrade state", new Config.Flags());
         for (State.ListenerState ls : s.listeners) {
-            Posix.setCloexec(ls.fd);
             listeners.adopt(new Listener(ls.name, Address.parse(ls.address), ls.fd, ls.bound, ls.inherited));
         }
         for (State.GenerationState gs : s.generations) {

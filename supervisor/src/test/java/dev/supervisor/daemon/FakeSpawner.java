@@ -18,7 +18,7 @@ final class FakeSpawner implements Spawner {
     volatile String failSpawn;
 
     final class Fake implements Process {
-        final int pid = nextPid.getAndIncrement();
+        final int pid;
         final Spec spec;
         final Runnable onExit;
         final List<Integer> signals = new CopyOnWriteArrayList<>();
@@ -26,6 +26,11 @@ final class FakeSpawner implements Spawner {
         volatile boolean reaped;
 
         Fake(Spec spec, Runnable onExit) {
+            this(nextPid.getAndIncrement(), spec, onExit);
+        }
+
+        Fake(int pid, Spec spec, Runnable onExit) {
+            this.pid = pid;
             this.spec = spec;
             this.onExit = onExit;
         }
@@ -75,6 +80,15 @@ final class FakeSpawner implements Spawner {
             throw new SpawnException(failSpawn);
         }
         Fake f = new Fake(spec, onExit);
+        started.add(f);
+        byPid.put(f.pid, f);
+        return f;
+    }
+
+    /** A worker another supervisor image started: known by pid from now on. */
+    @Override
+    public Process adopt(int pid, int stdoutFd, int stderrFd, List<String> stderrTail, int generation, int slot, Runnable onExit) {
+        Fake f = new Fake(pid, new Spec(List.of(), Map.of(), List.of(), -1, generation, slot), onExit);
         started.add(f);
         byPid.put(f.pid, f);
         return f;
