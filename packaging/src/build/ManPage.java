@@ -86,11 +86,23 @@ public final class ManPage {
         m.append(".SH SIGNALS\n"
                 + "To \\fBsupervisor run\\fR: \\fBHUP\\fR reloads; \\fBTERM\\fR and \\fBINT\\fR stop gracefully (every generation drains,\n"
                 + "then exit 0); a second \\fBTERM\\fR or \\fBINT\\fR during a graceful stop kills the workers at once.\n"
+                + "\\fBUSR2\\fR upgrades in place, as \\fBsupervisor upgrade\\fR does (the outcome goes to the log).\n"
                 + "\\fBQUIT\\fR stays the JVM's thread dump.\n");
+        m.append(".SH UPGRADE\n"
+                + "After installing a newer version, run \\fBsupervisor upgrade\\fR (or send \\fBUSR2\\fR) to each running supervisor:\n"
+                + "it runs the newly installed launcher in a check mode first (it must start, load the daemon and its native binding,\n"
+                + "and accept the state format); if that fails, \\fBupgrade\\fR exits 1 with the reason and nothing changes.\n"
+                + "Then the supervisor executes the new installation in its own process: the same pid, the same listening, control\n"
+                + "and notify sockets, its workers untouched, its generations, timers and counters handed over. \\fBupgrade\\fR\n"
+                + "answers from the new image with the old and the new version. Under systemd:\n"
+                + "\\fBsystemctl kill \\-s USR2 supervisor@\\fIINSTANCE\\fR, or \\fBsupervisor upgrade \\-\\-control\\fR with the unit's control socket;\n"
+                + "the Debian package does this for every running \\fBsupervisor@\\fIINSTANCE\\fR when it is upgraded.\n"
+                + "A reload asked for during an upgrade runs after it.\n");
         m.append(".SH EXIT STATUS\n"
                 + ".TP\n.B 0\nsuccess; for \\fBrun\\fR, after a graceful stop\n"
                 + ".TP\n.B 1\n\\fBreload\\fR: the new generation failed and the old one still serves (the reason is on stderr)\n"
-                + ".TP\n.B 2\n\\fBreload\\fR, \\fBstatus\\fR, \\fBstop\\fR: no supervisor answers at the control socket\n"
+                + ".TP\n.B 1\n\\fBupgrade\\fR: the check or the exec of the new installation failed and the old image still serves\n"
+                + ".TP\n.B 2\n\\fBreload\\fR, \\fBstatus\\fR, \\fBstop\\fR, \\fBupgrade\\fR: no supervisor answers at the control socket\n"
                 + ".TP\n.B 64\nbad usage or configuration\n"
                 + ".TP\n.B 69\na listener could not be bound (port in use, permission)\n"
                 + ".TP\n.B 70\ninternal error; also no Java 17 or newer runtime found by the launcher\n");
@@ -113,7 +125,7 @@ public final class ManPage {
                 + ".TP\n.I /usr/share/doc/socket\\-supervisor/DESIGN.md\nthe contract: flags, environment, exit codes, reload steps, control socket\n");
         m.append(".SH EXAMPLE\n.nf\n"
                 + "supervisor run \\-l web=:8080 \\-n 4 \\-\\-ready notify \\-\\- gunicorn app:app\n"
-                + "supervisor reload\nsupervisor status \\-\\-json\nsupervisor stop\n.fi\n");
+                + "supervisor reload\nsupervisor status \\-\\-json\nsupervisor upgrade\nsupervisor stop\n.fi\n");
         m.append(".SH SEE ALSO\n\\fBsystemd.socket\\fR(5), \\fBsystemd.service\\fR(5), \\fBsd_listen_fds\\fR(3), \\fBsd_notify\\fR(3)\n");
 
         Files.createDirectories(out.getParent());

@@ -62,6 +62,7 @@ class UpgradeIT {
             PublicHarness.LoadRun load = PublicHarness.load(port, "/").threads(4).requests(1_000_000).deadline(Duration.ofMinutes(8)).start();
             StatusProbe probe = StatusProbe.start(s.control());
             List<Long> took = new ArrayList<>();
+            List<Long> paused = new ArrayList<>();
             for (int i = 1; i <= 20; i++) {
                 String version = "9.0." + i;
                 setVersion(dist, version);
@@ -81,12 +82,14 @@ class UpgradeIT {
                 assertEquals(version, st.path("version").asText());
                 assertEquals(i, st.path("upgrades").asInt());
                 assertEquals(workers, pids(st, 1), "workers after upgrade " + i);
+                paused.add(st.path("last_upgrade_pause_ms").asLong());
             }
             PublicHarness.LoadResult r = load.stop();
             long longest = probe.stop();
             assertEquals(List.of(), probe.failures, "status requests that failed during the upgrades");
             System.err.println("UpgradeIT: 20 upgrades under load: " + r.answered() + " answered, " + r.failed() + " failed; upgrade took "
-                    + took + " ms; longest control-socket round trip during them " + longest + " ms");
+                    + took + " ms; control socket paused (hand-over to serving) " + paused + " ms; longest status round trip during them "
+                    + longest + " ms");
             assertEquals(0, r.failed(), r.toString());
             assertTrue(r.answered() > 0);
             for (long w : workers) {

@@ -134,10 +134,15 @@ final class Daemon {
             supervisor.onDrain(control::drained);
             control.start(supervisor);
             notify.start(supervisor);
+            // Signals the previous image held back across the exec: handled from here on, and one
+            // sent meanwhile is delivered once they are unblocked below.
+            int[] held = handedOver == null ? new int[0] : handedOver.heldSignals.stream().mapToInt(Integer::intValue).toArray();
+            Posix.unignore(held);
             Signal.handle(new Signal("HUP"), s -> supervisor.reload(this::logReload));
             Signal.handle(new Signal("TERM"), s -> supervisor.stop());
             Signal.handle(new Signal("INT"), s -> supervisor.stop());
             Signal.handle(new Signal("USR2"), s -> supervisor.upgrade(error -> log.info("SIGUSR2 " + error)));
+            Posix.unblock(held);
             writePidFile();
             return supervisor.run(handedOver == null ? bound : null);
         } finally {

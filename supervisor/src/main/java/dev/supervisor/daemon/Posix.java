@@ -64,6 +64,9 @@ public final class Posix {
         int getpid();
 
         int memfd_create(String name, int flags);
+        int sigaction(int sig, Pointer act, Pointer oldact);
+        int pthread_sigmask(int how, Pointer set, Pointer oldset);
+        int sigaddset(Pointer set, int sig);
         long lseek(int fd, long offset, int whence);
         int execve(String path, String[] argv, String[] envp);
     }
@@ -83,6 +86,9 @@ public final class Posix {
     public static final int EINTR = 4, ECONNREFUSED = 111, ENOENT = 2, EAGAIN = 11;
     private static final short POSIX_SPAWN_SETPGROUP = 0x02, POSIX_SPAWN_SETSIGDEF = 0x04, POSIX_SPAWN_SETSIGMASK = 0x08;
     private static final int SPAWN_STRUCT_BYTES = 512, SIGSET_BYTES = 128;
+    /** glibc's struct sigaction is 152 bytes on x86_64 and aarch64; kept opaque, with room to spare. */
+    private static final int SIGACTION_BYTES = 256;
+    private static final int SIG_BLOCK = 0, SIG_UNBLOCK = 1;
 
     private static final class Holder {
         static final LibC LIBC = LibraryLoader.create(LibC.class).load("c");
@@ -180,6 +186,69 @@ public final class Posix {
     /** Makes {@code fd} survive execve(2): only fds named in the upgrade state are. */
     public static void clearCloexec(int fd) {
         check(Holder.LIBC.fcntl(fd, F_SETFD, 0), "fcntl(" + fd + ", F_SETFD, 0)");
+    }
+
+    /**
+     * Signals held back across an upgrade's exec: blocked in the calling thread and ignored, so
+     * that one sent meanwhile waits, pending, instead of ending the process (their default) or
+     * stopping the new JVM before it handles them. {@link #restore} undoes it when the exec failed.
+     */
+    public static final class HeldSignals {
+        private final int[] signals;
+        private final Pointer[] saved;
+        private final Pointer set;
+
+        private HeldSignals(int[] signals, Pointer[] saved, Pointer set) {
+            this.signals = signals;
+            this.saved = saved;
+            this.set = set;
+        }
+
+        public void restore() {
+            for (int i = 0; i < signals.length; i++) {
+                check(Holder.LIBC.sigaction(signals[i], saved[i], null), "sigaction(" + signals[i] + ")");
+            }
+            spawnCheck(Holder.LIBC.pthread_sigmask(SIG_UNBLOCK, set, null), "pthread_sigmask(SIG_UNBLOCK)");
+        }
+    }
+
+    /** Blocks {@code signals} in this thread, then ignores them (ignoring first would drop a pending one). */
+    public static HeldSignals holdSignals(int... signals) {
+        Pointer set = signalSet(signals);
+        spawnCheck(Holder.LIBC.pthread_sigmask(SIG_BLOCK, set, null), "pthread_sigmask(SIG_BLOCK)");
+        Pointer ignore = allocate(SIGACTION_BYTES);
+        ignore.putLong(0, 1); // sa_handler = SIG_IGN, empty mask, no flags
+        Pointer[] saved = new Pointer[signals.length];
+        for (int i = 0; i < signals.length; i++) {
+            saved[i] = allocate(SIGACTION_BYTES);
+            check(Holder.LIBC.sigaction(signals[i], ignore, saved[i]), "sigaction(" + signals[i] + ", SIG_IGN)");
+        }
+        return new HeldSignals(signals, saved, set);
+    }
+
+    /**
+     * In the new image: {@code signals}, held by the previous one, get their default action back
+     * (so that the JVM lets them be handled) ...
+     */
+    public static void unignore(int... signals) {
+        Pointer dfl = allocate(SIGACTION_BYTES);
+        for (int sig : signals) {
+            check(Holder.LIBC.sigaction(sig, dfl, null), "sigaction(" + sig + ", SIG_DFL)");
+        }
+    }
+
+    /** ... and, once handled, are unblocked in this thread: one sent during the exec is delivered now. */
+    public static void unblock(int... signals) {
+        spawnCheck(Holder.LIBC.pthread_sigmask(SIG_UNBLOCK, signalSet(signals), null), "pthread_sigmask(SIG_UNBLOCK)");
+    }
+
+    private static Pointer signalSet(int... signals) {
+        Pointer set = allocate(SIGSET_BYTES);
+        Holder.LIBC.sigemptyset(set);
+        for (int sig : signals) {
+            Holder.LIBC.sigaddset(set, sig);
+        }
+        return set;
     }
 
     /** An anonymous memory file, not FD_CLOEXEC (it is for the next image). */

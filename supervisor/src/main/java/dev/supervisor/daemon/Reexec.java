@@ -71,10 +71,21 @@ public final class Reexec implements ImageSwap {
         control.thaw();
     }
 
+    /** What the daemon handles: held back across the exec (USR2 is not: the JVM may use it itself). */
+    static final int[] HELD = {Posix.SIGHUP, Posix.SIGINT, Posix.SIGTERM};
+
     @Override
     public void exec(State s) {
         List<Integer> keep = kept(s);
-        int memfd = StateWriter.toMemfd(s);
+        Posix.HeldSignals held = Posix.holdSignals(HELD);
+        s.heldSignals = java.util.Arrays.stream(HELD).boxed().toList();
+        int memfd;
+        try {
+            memfd = StateWriter.toMemfd(s);
+        } catch (RuntimeException e) {
+            held.restore();
+            throw e;
+        }
         try {
             closeOnExecAll();
             for (int fd : keep) {
@@ -90,7 +101,8 @@ public final class Reexec implements ImageSwap {
             System.err.flush();
             Posix.execve(launcher, argv, e);
         } finally {
-            // Only reached when execve failed: this image carries on, with its fds as they were.
+            // Only reached when execve failed: this image carries on, with its fds and signals as they were.
+            held.restore();
             for (int fd : keep) {
                 try {
                     Posix.setCloexec(fd);

@@ -61,6 +61,8 @@ public final class Supervisor {
     /** Upgrades asked for during a reload: one upgrade after it; null = none. */
     private List<Consumer<String>> pendingUpgrade;
     private int upgrades;
+    /** The last upgrade: from the hand-over (control socket paused) to this image's first event; -1 = none. */
+    private long lastUpgradePauseNanos = -1;
     private long reloadsOk;
     private long reloadsFailed;
     private long timerSeq;
@@ -229,10 +231,6 @@ public final class Supervisor {
             timers.poll();
             t.action.run();
         }
-    }
-
-    private Timer after(Duration d, Runnable action) {
-        return at(System.nanoTime() + d.toNanos(), action);
     }
 
     private Timer at(long dueNanos, Runnable action) {
@@ -670,6 +668,9 @@ public final class Supervisor {
         s.put("uptime_ms", (now - startedNanos) / 1_000_000);
         s.put("upgrades", upgrades);
         s.put("upgrading", upgrading);
+        if (lastUpgradePauseNanos >= 0) {
+            s.put("last_upgrade_pause_ms", lastUpgradePauseNanos / 1_000_000);
+        }
         s.put("image_started", java.time.Instant.ofEpochMilli(imageStartedMillis).toString());
         s.put("image_uptime_ms", (now - imageStartedNanos) / 1_000_000);
         s.put("serving", serving == null ? 0 : serving.number);
@@ -933,8 +934,9 @@ public final class Supervisor {
         for (Generation g : new ArrayList<>(generations)) {
             exitIfDone(g);
         }
-        log.info("upgraded from " + s.version + " to " + Version.current() + " (upgrade " + upgrades + "): " + generations.size()
-                + " generations, serving " + (serving == null ? "none" : serving));
+        lastUpgradePauseNanos = Math.max(0, System.nanoTime() - base);
+        log.info("upgraded from " + s.version + " to " + Version.current() + " (upgrade " + upgrades + ", " + lastUpgradePauseNanos / 1_000_000
+                + " ms from the hand-over): " + generations.size() + " generations, serving " + (serving == null ? "none" : serving));
         manager.accept(Wire.READY + "\n" + Wire.STATUS_PREFIX + "serving generation " + (serving == null ? 0 : serving.number)
                 + " (supervisor " + Version.current() + ")");
         if (s.pendingReload) {

@@ -36,6 +36,11 @@ public final class State {
     /** Reload counters (outcomes), carried as they are. */
     public long reloadsOk;
     public long reloadsFailed;
+    /**
+     * Signals the writer held back (blocked and ignored) across the exec: the reader handles
+     * them, then unblocks them, and one sent meanwhile is delivered.
+     */
+    public List<Integer> heldSignals = new ArrayList<>();
     public List<ListenerState> listeners = new ArrayList<>();
     public List<GenerationState> generations = new ArrayList<>();
     public ControlState control = new ControlState();
