@@ -26,6 +26,7 @@ import java.util.zip.ZipFile;
 import java.util.zip.ZipOutputStream;
 
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -48,7 +49,9 @@ class UpgradeIT {
     @TempDir
     Path ctl;
 
+    /** Each upgrade is two cold JVM starts (the check, the new image): long on a shared 2-core machine. */
     @Test
+    @Timeout(value = 20, unit = java.util.concurrent.TimeUnit.MINUTES)
     void twentyUpgradesUnderLoadKeepPidWorkersAndEveryRequest() throws Exception {
         Path dist = copyDistribution();
         try (Supervisor s = PublicHarness.run(ctl).bin(dist.resolve("bin/supervisor")).env("SUPERVISOR_CDS", "off")
@@ -59,7 +62,7 @@ class UpgradeIT {
             List<Long> workers = s.workerPids(1);
             assertEquals(2, workers.size());
             long pid = s.pid();
-            PublicHarness.LoadRun load = PublicHarness.load(port, "/").threads(4).requests(1_000_000).deadline(Duration.ofMinutes(8)).start();
+            PublicHarness.LoadRun load = PublicHarness.load(port, "/").threads(4).requests(50_000_000).deadline(Duration.ofMinutes(19)).start();
             StatusProbe probe = StatusProbe.start(s.control());
             List<Long> took = new ArrayList<>();
             List<Long> paused = new ArrayList<>();
@@ -127,6 +130,7 @@ class UpgradeIT {
     }
 
     @Test
+    @Timeout(value = 6, unit = java.util.concurrent.TimeUnit.MINUTES)
     void aBrokenInstallationChangesNothing() throws Exception {
         Path dist = copyDistribution();
         // A java on PATH whose release file the test can age: the launcher reads the version there.
