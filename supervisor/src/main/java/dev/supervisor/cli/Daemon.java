@@ -134,8 +134,7 @@ final class Daemon {
             supervisor.onDrain(control::drained);
             control.start(supervisor);
             notify.start(supervisor);
-            // Signals the previous image held back across the exec: handled from here on, and one
-            // sent meanwhile is delivered once they are unblocked below.
+            // Signals the previous image held back (ignored, blocked) across the exec: handled from here on.
             int[] held = handedOver == null ? new int[0] : handedOver.heldSignals.stream().mapToInt(Integer::intValue).toArray();
             Posix.unignore(held);
             Signal.handle(new Signal("HUP"), s -> supervisor.reload(this::logReload));

@@ -190,8 +190,9 @@ public final class Posix {
 
     /**
      * Signals held back across an upgrade's exec: blocked in the calling thread and ignored, so
-     * that one sent meanwhile waits, pending, instead of ending the process (their default) or
-     * stopping the new JVM before it handles them. {@link #restore} undoes it when the exec failed.
+     * that one sent meanwhile does not end the process (their default action) or stop the new JVM
+     * before it handles them. The launcher's shell clears the signal mask when it starts, so one
+     * sent during the exec is dropped, not delivered. {@link #restore} undoes it when the exec failed.
      */
     public static final class HeldSignals {
         private final int[] signals;
@@ -237,7 +238,7 @@ public final class Posix {
         }
     }
 
-    /** ... and, once handled, are unblocked in this thread: one sent during the exec is delivered now. */
+    /** ... and, once handled, are unblocked in this thread (when nothing on the way cleared the mask). */
     public static void unblock(int... signals) {
         spawnCheck(Holder.LIBC.pthread_sigmask(SIG_UNBLOCK, signalSet(signals), null), "pthread_sigmask(SIG_UNBLOCK)");
     }

@@ -37,8 +37,8 @@ public final class State {
     public long reloadsOk;
     public long reloadsFailed;
     /**
-     * Signals the writer held back (blocked and ignored) across the exec: the reader handles
-     * them, then unblocks them, and one sent meanwhile is delivered.
+     * Signals the writer held back (blocked and ignored) across the exec, so that one sent then
+     * does not end the process: the reader gives them their handlers back and unblocks them.
      */
     public List<Integer> heldSignals = new ArrayList<>();
     public List<ListenerState> listeners = new ArrayList<>();
