@@ -45,6 +45,10 @@ public final class RunOptions {
     @Option(names = "--stdin-listener", paramLabel = "NAME", description = "also place listener NAME on the worker's fd 0 (inetd style)")
     String stdinListener;
 
+    @Option(names = "--starting-priority", paramLabel = "PRIO",
+            description = "CPU priority of a generation until it is ready: idle | batch | nice | normal (default idle)")
+    String startingPriority;
+
     Config.Flags flags(List<String> command) {
         Config.Flags f = new Config.Flags();
         f.listen = listen;
@@ -55,6 +59,7 @@ public final class RunOptions {
         f.drainSignal = drainSignal;
         f.drainTimeout = drainTimeout;
         f.stdinListener = stdinListener;
+        f.startingPriority = startingPriority;
         return f;
     }
 }

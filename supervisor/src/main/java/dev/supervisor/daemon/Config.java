@@ -23,7 +23,7 @@ import dev.supervisor.protocol.Message;
  *
  * <p>The file is a JSON object with the flags' long names: {@code listen} (array of
  * "NAME=ADDRESS"), {@code command} (array), {@code workers}, {@code ready}, {@code ready-timeout},
- * {@code drain-signal}, {@code drain-timeout}, {@code stdin-listener}, and {@code env} (object of
+ * {@code drain-signal}, {@code drain-timeout}, {@code stdin-listener}, {@code starting-priority}, and {@code env} (object of
  * extra environment variables for workers).
  */
 public final class Config {
@@ -37,6 +37,7 @@ public final class Config {
         public String drainSignal;
         public String drainTimeout;
         public String stdinListener;
+        public String startingPriority;
     }
 
     public final Map<String, Address> listeners;
@@ -48,9 +49,10 @@ public final class Config {
     public final Duration drainTimeout;
     public final String stdinListener;
     public final Map<String, String> env;
+    public final Priority startingPriority;
 
     private Config(Map<String, Address> listeners, List<String> command, int workers, ReadyMode ready, Duration readyTimeout,
-            int drainSignal, Duration drainTimeout, String stdinListener, Map<String, String> env) {
+            int drainSignal, Duration drainTimeout, String stdinListener, Map<String, String> env, Priority startingPriority) {
         this.listeners = Collections.unmodifiableMap(listeners);
         this.command = List.copyOf(command);
         this.workers = workers;
@@ -60,11 +62,12 @@ public final class Config {
         this.drainTimeout = drainTimeout;
         this.stdinListener = stdinListener;
         this.env = Collections.unmodifiableMap(env);
+        this.startingPriority = startingPriority;
     }
 
     /** The fields a config file may have: the flags' long names, and "env". A typo is an error, not a default. */
     static final List<String> FIELDS = List.of("listen", "command", "workers", "ready", "ready-timeout", "drain-signal",
-            "drain-timeout", "stdin-listener", "env");
+            "drain-timeout", "stdin-listener", "starting-priority", "env");
 
     /** Reads {@code file} (when not null) and lays {@code flags} over it. */
     public static Config load(Path file, Flags flags) {
@@ -155,8 +158,9 @@ public final class Config {
         if (stdinListener != null && !listeners.containsKey(stdinListener)) {
             throw new IllegalArgumentException("--stdin-listener " + stdinListener + " names no listener; there are " + listeners.keySet());
         }
+        Priority startingPriority = Priority.parse(pick(flags.startingPriority, json, "starting-priority", "idle", where));
         return new Config(listeners, command, workers, ready, readyTimeout, drainSignal, drainTimeout, stdinListener,
-                env(json.get("env"), where));
+                env(json.get("env"), where), startingPriority);
     }
 
     static final int MAX_WORKERS = 1024;

@@ -42,6 +42,10 @@ public final class Posix {
         int fcntl(int fd, int cmd, int arg);
         int close(int fd);
         int kill(int pid, int sig);
+        int setpriority(int which, int who, int prio);
+        int getpriority(int which, int who);
+        int sched_setscheduler(int pid, int policy, @In int[] param);
+        int sched_getscheduler(int pid);
         int waitpid(int pid, @Out IntByReference status, int options);
         int pipe2(@Out int[] fds, int flags);
         long read(int fd, @Out byte[] buf, long count);
@@ -77,6 +81,8 @@ public final class Posix {
     public static final int MSG_DONTWAIT = 0x40;
     public static final int SIGHUP = 1, SIGINT = 2, SIGKILL = 9, SIGTERM = 15;
     public static final int EINTR = 4, ECONNREFUSED = 111, ENOENT = 2, EAGAIN = 11;
+    public static final int SCHED_OTHER = 0, SCHED_BATCH = 3, SCHED_IDLE = 5;
+    private static final int PRIO_PROCESS = 0;
     private static final short POSIX_SPAWN_SETPGROUP = 0x02, POSIX_SPAWN_SETSIGDEF = 0x04, POSIX_SPAWN_SETSIGMASK = 0x08;
     private static final int SPAWN_STRUCT_BYTES = 512, SIGSET_BYTES = 128;
 
@@ -133,6 +139,26 @@ public final class Posix {
             return status.intValue();
         }
         return -1;
+    }
+
+    /** Sets the nice value of thread {@code tid}; false when it is gone or may not be changed. */
+    public static boolean setNice(int tid, int nice) {
+        return Holder.LIBC.setpriority(PRIO_PROCESS, tid, nice) == 0;
+    }
+
+    /** The nice value of thread {@code tid} (-20..19); -1 also when it is gone (callers compare with 19). */
+    public static int getNice(int tid) {
+        return Holder.LIBC.getpriority(PRIO_PROCESS, tid);
+    }
+
+    /** The scheduling policy of thread {@code tid}, or -1 when it is gone. */
+    public static int schedPolicy(int tid) {
+        return Holder.LIBC.sched_getscheduler(tid);
+    }
+
+    /** Puts thread {@code tid} under {@code policy} (priority 0); false when it is gone or may not be changed. */
+    public static boolean setSchedPolicy(int tid, int policy) {
+        return Holder.LIBC.sched_setscheduler(tid, policy, new int[] {0}) == 0;
     }
 
     /** A pipe whose both ends are FD_CLOEXEC: {read, write}. */

@@ -29,6 +29,9 @@ public final class PosixSpawner implements Spawner {
     /** Workers not reaped yet, for the {@link OrphanReaper} to leave alone. */
     private final Set<Integer> unreaped = ConcurrentHashMap.newKeySet();
 
+    /** Whether this process may raise a worker's priority back to normal (see {@link Priority#forPrivilege}). */
+    private final boolean mayRaise = Priority.mayRaise();
+
     public PosixSpawner(List<String> wrapper) {
         this.wrapper = List.copyOf(wrapper);
         OrphanReaper.startIfInit(unreaped::contains);
@@ -56,12 +59,14 @@ public final class PosixSpawner implements Spawner {
             List<String> argv = new ArrayList<>(List.of("/bin/sh", "-c", SHIM));
             argv.addAll(wrapper);
             argv.addAll(spec.command);
+            Priority priority = spec.starting.forPrivilege(mayRaise);
             int pid;
             try {
                 pid = Posix.spawn(argv, spec.env, fds);
             } catch (NativeException e) {
                 throw new SpawnException("cannot start " + spec.command.get(0) + ": " + e.getMessage());
             }
+            priority.lower(pid);
             unreaped.add(pid);
             String prefix = "[" + spec.generation + "." + spec.slot + " " + pid + "] ";
             OutputPump.Stream stderr = new OutputPump.Stream(err[0], prefix, System.err, new ArrayDeque<>());
@@ -75,7 +80,7 @@ public final class PosixSpawner implements Spawner {
             } else {
                 onExit.run();
             }
-            return new PosixProcess(pid, stderr, unreaped);
+            return new PosixProcess(pid, stderr, unreaped, priority);
         } finally {
             for (int fd : parentCopies) {
                 Posix.close(fd);
@@ -109,11 +114,18 @@ public final class PosixSpawner implements Spawner {
         private final int pid;
         private final OutputPump.Stream stderr;
         private final Set<Integer> unreaped;
+        private final Priority starting;
 
-        PosixProcess(int pid, OutputPump.Stream stderr, Set<Integer> unreaped) {
+        PosixProcess(int pid, OutputPump.Stream stderr, Set<Integer> unreaped, Priority starting) {
             this.pid = pid;
             this.stderr = stderr;
             this.unreaped = unreaped;
+            this.starting = starting;
+        }
+
+        @Override
+        public void raisePriority() {
+            starting.raise(pid);
         }
 
         @Override

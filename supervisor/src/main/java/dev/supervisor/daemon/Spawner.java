@@ -19,14 +19,18 @@ public interface Spawner {
         /** Prefix of every output line, "[gen.worker pid]" without the pid. */
         final int generation;
         final int slot;
+        /** The CPU priority the worker starts at, until {@link Process#raisePriority}. */
+        final Priority starting;
 
-        Spec(List<String> command, Map<String, String> env, List<Listener> listeners, int stdinListener, int generation, int slot) {
+        Spec(List<String> command, Map<String, String> env, List<Listener> listeners, int stdinListener, int generation, int slot,
+                Priority starting) {
             this.command = command;
             this.env = env;
             this.listeners = listeners;
             this.stdinListener = stdinListener;
             this.generation = generation;
             this.slot = slot;
+            this.starting = starting;
         }
     }
 
@@ -47,6 +51,9 @@ public interface Spawner {
 
         /** SIGKILL to the worker's whole process group, so no child keeps a listener. */
         void killGroup();
+
+        /** Raises every thread of the worker's process tree from its starting priority to normal. */
+        void raisePriority();
 
         /** Reaps the exited process and returns its wait status (see {@link ExitStatus}). */
         int reap();

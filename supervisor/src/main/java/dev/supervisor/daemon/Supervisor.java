@@ -339,7 +339,9 @@ public final class Supervisor {
             env.put(Wire.SUPERVISOR_WORKER, Integer.toString(slot));
         }
         int stdin = g.config.stdinListener == null ? -1 : names.indexOf(g.config.stdinListener);
-        return new Spawner.Spec(g.config.command, env, g.listeners, stdin, g.number, slot);
+        // Only a reload's generation starts low: generation 1 and restarted workers have no one to yield to.
+        Priority priority = g == starting ? g.config.startingPriority : Priority.NORMAL;
+        return new Spawner.Spec(g.config.command, env, g.listeners, stdin, g.number, slot, priority);
     }
 
     private void onSpawnFailure(Generation g, int slot, Backoff backoff, String message) {
@@ -363,6 +365,10 @@ public final class Supervisor {
 
     /** {@code g} is ready: it serves from now on and the one before it drains. */
     private void promote(Generation g) {
+        // Before the old generation drains, so the new one serves at full priority.
+        for (Worker w : g.live) {
+            w.process.raisePriority();
+        }
         g.state = Generation.State.READY;
         g.readyNanos = System.nanoTime();
         if (g.readyTimer != null) {

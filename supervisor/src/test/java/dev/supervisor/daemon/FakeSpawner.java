@@ -24,6 +24,7 @@ final class FakeSpawner implements Spawner {
         final List<Integer> signals = new CopyOnWriteArrayList<>();
         volatile Integer status;
         volatile boolean reaped;
+        volatile boolean raised;
 
         Fake(Spec spec, Runnable onExit) {
             this.spec = spec;
@@ -55,6 +56,11 @@ final class FakeSpawner implements Spawner {
                 status = waitStatus;
                 onExit.run();
             }
+        }
+
+        @Override
+        public void raisePriority() {
+            raised = true;
         }
 
         @Override
