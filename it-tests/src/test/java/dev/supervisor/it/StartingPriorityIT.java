@@ -34,7 +34,7 @@ class StartingPriorityIT {
 
     /** {@code option} empty = the default. */
     @ParameterizedTest(name = "--starting-priority ''{0}''")
-    @CsvSource({"'', 5, 0", "idle, 5, 0", "batch, 3, 0", "nice, 0, 19", "normal, 0, 0"})
+    @CsvSource({"'', 0, 19", "idle, 5, 0", "batch, 3, 0", "nice, 0, 19", "normal, 0, 0"})
     void lowWhileStartingNormalOnceReady(String option, int lowPolicy, int lowNice) throws Exception {
         Path fifo = tmp.resolve("release");
         Process mkfifo = new ProcessBuilder("mkfifo", fifo.toString()).inheritIO().start();

@@ -46,7 +46,7 @@ public final class RunOptions {
     String stdinListener;
 
     @Option(names = "--starting-priority", paramLabel = "PRIO",
-            description = "CPU priority of a generation until it is ready: idle | batch | nice | normal (default idle)")
+            description = "CPU priority of a generation until it is ready: nice | idle | batch | normal (default nice)")
     String startingPriority;
 
     Config.Flags flags(List<String> command) {

@@ -158,7 +158,7 @@ public final class Config {
         if (stdinListener != null && !listeners.containsKey(stdinListener)) {
             throw new IllegalArgumentException("--stdin-listener " + stdinListener + " names no listener; there are " + listeners.keySet());
         }
-        Priority startingPriority = Priority.parse(pick(flags.startingPriority, json, "starting-priority", "idle", where));
+        Priority startingPriority = Priority.parse(pick(flags.startingPriority, json, "starting-priority", "nice", where));
         return new Config(listeners, command, workers, ready, readyTimeout, drainSignal, drainTimeout, stdinListener,
                 env(json.get("env"), where), startingPriority);
     }

@@ -18,6 +18,8 @@ final class Generation {
     final Worker[] slots;
     /** Every worker of this generation not yet reaped, restarted ones included. */
     final List<Worker> live = new ArrayList<>();
+    /** Spawns under way on a spawn thread, whose workers are not in {@link #live} yet. */
+    int spawning;
     final long startedNanos;
     State state = State.STARTING;
     /** When the reload that made this generation was taken up (= startedNanos for generation 1). */

@@ -7,7 +7,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.PriorityQueue;
 import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BiFunction;
 import java.util.function.Consumer;
@@ -46,6 +48,14 @@ public final class Supervisor {
     /** Told the pid of each worker sent the drain signal (the control socket's drain event). */
     private Consumer<Integer> drainWatch = pid -> {};
     private final BlockingQueue<Runnable> events = new LinkedBlockingQueue<>();
+    /** Runs spawns, {@link #SPAWN_THREADS} at a time; its threads end when idle. */
+    private final ThreadPoolExecutor spawns = new ThreadPoolExecutor(SPAWN_THREADS, SPAWN_THREADS, 5, TimeUnit.SECONDS,
+            new LinkedBlockingQueue<>(), r -> {
+                Thread t = new Thread(r, "spawn");
+                t.setDaemon(true);
+                return t;
+            });
+    private static final int SPAWN_THREADS = 8;
     private final PriorityQueue<Timer> timers = new PriorityQueue<>();
     private final long startedNanos = System.nanoTime();
     private long timerSeq;
@@ -75,6 +85,7 @@ public final class Supervisor {
         this.baseEnv = baseEnv;
         this.supervisorEnv = supervisorEnv;
         this.log = log;
+        spawns.allowCoreThreadTimeOut(true);
     }
 
     /** Where READY=1, RELOADING=1, STOPPING=1 and STATUS= for our own service manager go; call before {@link #run}. */
@@ -282,27 +293,50 @@ public final class Supervisor {
 
     private void spawnAll(Generation g) {
         for (int slot = 0; slot < g.slots.length && g.state == Generation.State.STARTING; slot++) {
-            spawnWorker(g, slot, new Backoff());
+            spawnWorker(g, slot, new Backoff(), 0);
         }
     }
 
-    private void spawnWorker(Generation g, int slot, Backoff backoff) {
-        Worker[] self = new Worker[1];
-        Spawner.Process p;
-        // The worker's own time starts here: posix_spawn returns only once the child has exec'd.
-        long spawned = System.nanoTime();
-        try {
-            // The exit hook fires on another thread; the loop handles it after this event, when self is set.
-            p = spawner.spawn(spec(g, slot), () -> post(() -> onExit(self[0])));
-        } catch (Spawner.SpawnException e) {
-            onSpawnFailure(g, slot, backoff, e.getMessage());
-            return;
-        }
+    /**
+     * Starts the worker of {@code slot} on a spawn thread, so that a wide generation's spawns
+     * overlap (each waits for its child's exec); the result comes back as an event.
+     */
+    private void spawnWorker(Generation g, int slot, Backoff backoff, int restarts) {
+        Spawner.Spec spec = spec(g, slot);
+        // The exit hook may fire before the worker is known here: it waits for it.
+        CompletableFuture<Worker> self = new CompletableFuture<>();
+        g.spawning++;
+        spawns.execute(() -> {
+            // The worker's own time starts here: posix_spawn returns only once the child has exec'd.
+            long spawned = System.nanoTime();
+            try {
+                Spawner.Process p = spawner.spawn(spec, () -> self.thenAccept(w -> post(() -> onExit(w))));
+                post(() -> onSpawned(g, slot, backoff, restarts, p, spawned, self));
+            } catch (RuntimeException e) {
+                // SpawnException, or a pipe or dup that failed (NativeException): this worker is not started.
+                post(() -> {
+                    g.spawning--;
+                    onSpawnFailure(g, slot, backoff, e.getMessage());
+                    exitIfDone(g);
+                });
+            }
+        });
+    }
+
+    private void onSpawned(Generation g, int slot, Backoff backoff, int restarts, Spawner.Process p, long spawned,
+            CompletableFuture<Worker> self) {
+        g.spawning--;
         Worker w = new Worker(g, slot, p, spawned, backoff);
-        self[0] = w;
+        w.restarts = restarts;
         g.slots[slot] = w;
         g.live.add(w);
         log.info("started " + w);
+        self.complete(w);
+        if (g.state != Generation.State.STARTING && g.state != Generation.State.READY) {
+            // Its generation failed or was told to drain while the spawn ran.
+            w.process.killGroup();
+            return;
+        }
         if (!g.config.ready.isNotify()) {
             long due = spawned + g.config.ready.delay().toNanos();
             at(due, () -> {
@@ -505,17 +539,13 @@ public final class Supervisor {
         log.info("restarting " + g + " worker " + slot + " in " + delay.toMillis() + " ms");
         after(delay, () -> {
             if (g == serving && !stopping && (g.slots[slot] == null || g.slots[slot].state == Worker.State.EXITED)) {
-                int restarts = g.slots[slot] == null ? 0 : g.slots[slot].restarts + 1;
-                spawnWorker(g, slot, backoff);
-                if (g.slots[slot] != null) {
-                    g.slots[slot].restarts = restarts;
-                }
+                spawnWorker(g, slot, backoff, g.slots[slot] == null ? 0 : g.slots[slot].restarts + 1);
             }
         });
     }
 
     private void exitIfDone(Generation g) {
-        boolean over = g.live.isEmpty() && (g.state == Generation.State.DRAINING || g.state == Generation.State.FAILED);
+        boolean over = g.live.isEmpty() && g.spawning == 0 && (g.state == Generation.State.DRAINING || g.state == Generation.State.FAILED);
         if (over) {
             g.state = Generation.State.EXITED;
             if (g.drainTimer != null) {

@@ -52,7 +52,8 @@ class ConfigFileTest {
         "\"env\":{\"\":\"1\"}             | \"env\" in c.json: '' is not a variable name (non-empty, without '=' or NUL)",
         "\"env\":{\"A\":\"x\\u0000y\"}    | \"env\" in c.json: the value of A contains a NUL byte",
         "\"env\":{\"A\":{}}               | \"env\" in c.json: A must be a string, found OBJECT",
-        "\"worker\":4                     | config c.json has an unknown field \"worker\": expected one of listen, command, workers, ready, ready-timeout, drain-signal, drain-timeout, stdin-listener, env",
+        "\"worker\":4                     | config c.json has an unknown field \"worker\": expected one of listen, command, workers, ready, ready-timeout, drain-signal, drain-timeout, stdin-listener, starting-priority, env",
+        "\"starting-priority\":\"low\"      | bad --starting-priority 'low': expected idle, batch, nice or normal",
     })
     void refuses(String fields, String message) {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> parse(fields));

@@ -93,6 +93,7 @@ final class FakeSpawner implements Spawner {
                 out.add(f);
             }
         }
+        out.sort(java.util.Comparator.comparingInt(f -> f.spec.slot)); // spawns run in parallel
         return out;
     }
 }
