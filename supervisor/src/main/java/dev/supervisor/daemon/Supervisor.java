@@ -48,14 +48,17 @@ public final class Supervisor {
     /** Told the pid of each worker sent the drain signal (the control socket's drain event). */
     private Consumer<Integer> drainWatch = pid -> {};
     private final BlockingQueue<Runnable> events = new LinkedBlockingQueue<>();
-    /** Runs spawns, {@link #SPAWN_THREADS} at a time; its threads end when idle. */
-    private final ThreadPoolExecutor spawns = new ThreadPoolExecutor(SPAWN_THREADS, SPAWN_THREADS, 5, TimeUnit.SECONDS,
+    /**
+     * Runs spawns, {@link #SPAWN_THREADS} at a time. Its threads, made on first use, never end:
+     * a worker's parent-death signal (setpriv --pdeathsig) fires when the thread that spawned it does.
+     */
+    private final ThreadPoolExecutor spawns = new ThreadPoolExecutor(SPAWN_THREADS, SPAWN_THREADS, 0, TimeUnit.SECONDS,
             new LinkedBlockingQueue<>(), r -> {
                 Thread t = new Thread(r, "spawn");
                 t.setDaemon(true);
                 return t;
             });
-    private static final int SPAWN_THREADS = 8;
+    private static final int SPAWN_THREADS = 4;
     private final PriorityQueue<Timer> timers = new PriorityQueue<>();
     private final long startedNanos = System.nanoTime();
     private long timerSeq;
@@ -85,7 +88,6 @@ public final class Supervisor {
         this.baseEnv = baseEnv;
         this.supervisorEnv = supervisorEnv;
         this.log = log;
-        spawns.allowCoreThreadTimeOut(true);
     }
 
     /** Where READY=1, RELOADING=1, STOPPING=1 and STATUS= for our own service manager go; call before {@link #run}. */
