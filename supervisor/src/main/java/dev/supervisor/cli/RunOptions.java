@@ -67,6 +67,10 @@ public final class RunOptions {
             description = "CPU priority of a reload's generation until it is ready: nice | idle | batch | normal (default nice)")
     String startingPriority;
 
+    @Option(names = "--starting-priority-for", paramLabel = "DUR",
+            description = "the longest a reload's worker stays at that priority, then normal; at most half of --ready-timeout (default 2s)")
+    String startingPriorityFor;
+
     @Option(names = "--metrics", paramLabel = "ADDR",
             description = "serve /metrics (Prometheus), /ready and /live over HTTP on ADDR (HOST:PORT, :PORT, [V6ADDR]:PORT)")
     String metrics;
@@ -82,6 +86,7 @@ public final class RunOptions {
         f.drainTimeout = drainTimeout;
         f.stdinListener = stdinListener;
         f.startingPriority = startingPriority;
+        f.startingPriorityFor = startingPriorityFor;
         f.metrics = metrics;
         return f;
     }

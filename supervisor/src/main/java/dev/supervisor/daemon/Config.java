@@ -42,6 +42,7 @@ public final class Config {
         public String drainTimeout;
         public String stdinListener;
         public String startingPriority;
+        public String startingPriorityFor;
         public String metrics;
     }
 
@@ -58,12 +59,14 @@ public final class Config {
     public final String stdinListener;
     public final Map<String, String> env;
     public final Priority startingPriority;
+    /** The longest a starting worker stays at {@link #startingPriority}: a saturated machine must not starve a reload. */
+    public final Duration startingPriorityFor;
     /** Where {@code /metrics} is served; null = nowhere. Read at start only: a reload does not move it. */
     public final Address metrics;
 
     private Config(Map<String, Address> listeners, List<byte[]> argv, int workers, ReadyMode ready, Duration readyTimeout,
             int drainSignal, Duration drainTimeout, String stdinListener, Map<String, String> env, Priority startingPriority,
-            Address metrics) {
+            Duration startingPriorityFor, Address metrics) {
         this.listeners = Collections.unmodifiableMap(listeners);
         this.argv = argv.stream().map(byte[]::clone).toList();
         this.command = argv.stream().map(a -> new String(a, StandardCharsets.UTF_8)).toList();
@@ -75,6 +78,7 @@ public final class Config {
         this.stdinListener = stdinListener;
         this.env = Collections.unmodifiableMap(env);
         this.startingPriority = startingPriority;
+        this.startingPriorityFor = startingPriorityFor;
         this.metrics = metrics;
     }
 
@@ -107,6 +111,7 @@ public final class Config {
             new Key("drain-timeout", "\"DURATION\"", "then KILL (default \"30s\")"),
             new Key("stdin-listener", "\"NAME\"", "also place listener NAME on the worker's fd 0 (inetd style)"),
             new Key("starting-priority", "\"nice\" | \"idle\" | \"batch\" | \"normal\"", "CPU priority of a reload's generation until it is ready (default \"nice\")"),
+            new Key("starting-priority-for", "\"DURATION\"", "at most this long, then normal; never more than half of ready-timeout (default \"2s\")"),
             new Key("metrics", "\"HOST:PORT\"", "serve /metrics (Prometheus), /ready and /live over HTTP there; read at start only"),
             new Key("env", "{\"NAME\": \"value\", ...}", "more environment variables for the workers; LISTEN_*, NOTIFY_SOCKET and "
                     + "SUPERVISOR_* are the supervisor's and refused"));
@@ -272,6 +277,8 @@ public final class Config {
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException("bad " + name(flags.startingPriority != null, "starting-priority", where) + " " + e.getMessage());
         }
+        Duration startingPriorityFor = positive(name(flags.startingPriorityFor != null, "starting-priority-for", where),
+                pick(flags.startingPriorityFor, json, "starting-priority-for", "2s", where));
         String metrics = pick(flags.metrics, json, "metrics", null, where);
         Address metricsAddress = null;
         if (metrics != null) {
@@ -282,7 +289,7 @@ public final class Config {
             }
         }
         return new Config(listeners, argv, workers, ready, readyTimeout, drainSignal, drainTimeout, stdinListener,
-                env(json.get("env"), where), startingPriority, metricsAddress);
+                env(json.get("env"), where), startingPriority, startingPriorityFor, metricsAddress);
     }
 
     /** How an error names a setting: the flag when the command line gave it, else the config key and file. */

@@ -1,11 +1,14 @@
 package dev.supervisor.daemon;
 
+import java.io.BufferedReader;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -17,7 +20,8 @@ import java.util.Set;
  * supervisor's listeners: sockets in /proc/PID/fd of a worker or its descendants whose row in
  * /proc/net/tcp{,6} is ESTABLISHED with a listener's local address. Connections still in the
  * accept queue belong to no process and are not counted. Reads only /proc, on the calling
- * thread (never the supervisor's: with 10,000 connections it takes tens of ms).
+ * thread (never the supervisor's: with 10,000 connections, or 100,000 TIME_WAIT rows, it takes
+ * tens to hundreds of ms).
  */
 public final class Connections {
     private static final String TCP_ESTABLISHED = "01", TCP_LISTEN = "0A";
@@ -29,8 +33,31 @@ public final class Connections {
 
     private Connections() {}
 
-    /** Connections held by each generation of {@code c}, by generation number. */
-    public static Map<Integer, Integer> count(Census c) {
+    /** How long a count answers again for the same census: a status sampled every 10 ms reads /proc once a second. */
+    static final long MAX_AGE_NANOS = 1_000_000_000L;
+
+    /** The daemon's one last count (status and /metrics share it), guarded by the class lock. */
+    private static Census lastCensus;
+    private static Map<Integer, Integer> lastCount;
+    private static long lastNanos;
+
+    /**
+     * Connections held by each generation of {@code c}, by generation number: counted now, or the
+     * count of the same census made less than {@link #MAX_AGE_NANOS} ago.
+     */
+    public static synchronized Map<Integer, Integer> count(Census c) {
+        long now = System.nanoTime();
+        if (c.equals(lastCensus) && now - lastNanos < MAX_AGE_NANOS) {
+            return lastCount;
+        }
+        lastCount = Collections.unmodifiableMap(countNow(c));
+        lastCensus = c;
+        lastNanos = System.nanoTime();
+        return lastCount;
+    }
+
+    /** Connections held by each generation of {@code c}, by generation number, read from /proc now. */
+    static Map<Integer, Integer> countNow(Census c) {
         Map<Integer, Integer> out = new LinkedHashMap<>();
         c.pidsByGeneration().keySet().forEach(g -> out.put(g, 0));
         if (c.listenerFds().isEmpty() || c.pidsByGeneration().isEmpty()) {
@@ -77,51 +104,57 @@ public final class Connections {
      * a table may have tens of thousands of rows.
      */
     private static void established(Path table, Set<Long> listenerInodes, Set<Long> out) {
-        List<String> lines;
-        try {
-            lines = Files.readAllLines(table);
-        } catch (IOException e) {
-            return; // no IPv6 on this host
-        }
         Set<String> exact = new HashSet<>();
         Set<String> anyAddressPorts = new HashSet<>();
         List<String> locals = new ArrayList<>();
         List<Long> inodes = new ArrayList<>();
-        for (int i = 1; i < lines.size(); i++) {
-            // "  sl: LOCAL REMOTE ST TX:RX TR:WHEN RETRNSMT UID TIMEOUT INODE ..."
-            String line = lines.get(i);
-            int localStart = line.indexOf(':') + 2;
-            int localEnd = line.indexOf(' ', localStart);
-            int stateStart = line.indexOf(' ', localEnd + 1) + 1;
-            if (localStart < 2 || localEnd < 0 || stateStart < 1 || stateStart + 2 > line.length()) {
-                continue;
+        // Streamed: under a load of fresh connections the table holds a row per TIME_WAIT socket,
+        // over 100,000 of them, and only the few LISTEN and ESTABLISHED rows are kept.
+        try (BufferedReader in = Files.newBufferedReader(table, StandardCharsets.US_ASCII)) {
+            in.readLine(); // the header
+            for (String line = in.readLine(); line != null; line = in.readLine()) {
+                // "  sl: LOCAL REMOTE ST TX:RX TR:WHEN RETRNSMT UID TIMEOUT INODE ..."
+                row(line, listenerInodes, exact, anyAddressPorts, locals, inodes);
             }
-            String state = line.substring(stateStart, stateStart + 2);
-            boolean listening = state.equals(TCP_LISTEN);
-            if (!listening && !state.equals(TCP_ESTABLISHED)) {
-                continue;
-            }
-            String local = line.substring(localStart, localEnd);
-            long inode = inode(line, stateStart);
-            if (listening) {
-                if (listenerInodes.contains(inode)) {
-                    int colon = local.indexOf(':');
-                    if (local.substring(0, colon).chars().allMatch(ch -> ch == '0')) {
-                        anyAddressPorts.add(local.substring(colon));
-                    } else {
-                        exact.add(local);
-                    }
-                }
-            } else {
-                locals.add(local);
-                inodes.add(inode);
-            }
+        } catch (IOException e) {
+            return; // no IPv6 on this host
         }
         for (int i = 0; i < locals.size(); i++) {
             String local = locals.get(i);
             if (exact.contains(local) || anyAddressPorts.contains(local.substring(local.indexOf(':')))) {
                 out.add(inodes.get(i));
             }
+        }
+    }
+
+    /** One table row: a listener's LISTEN row gives the local address to match; an ESTABLISHED row is a candidate. */
+    private static void row(String line, Set<Long> listenerInodes, Set<String> exact, Set<String> anyAddressPorts, List<String> locals,
+            List<Long> inodes) {
+        int localStart = line.indexOf(':') + 2;
+        int localEnd = line.indexOf(' ', localStart);
+        int stateStart = line.indexOf(' ', localEnd + 1) + 1;
+        if (localStart < 2 || localEnd < 0 || stateStart < 1 || stateStart + 2 > line.length()) {
+            return;
+        }
+        String state = line.substring(stateStart, stateStart + 2);
+        boolean listening = state.equals(TCP_LISTEN);
+        if (!listening && !state.equals(TCP_ESTABLISHED)) {
+            return;
+        }
+        String local = line.substring(localStart, localEnd);
+        long inode = inode(line, stateStart);
+        if (listening) {
+            if (listenerInodes.contains(inode)) {
+                int colon = local.indexOf(':');
+                if (local.substring(0, colon).chars().allMatch(ch -> ch == '0')) {
+                    anyAddressPorts.add(local.substring(colon));
+                } else {
+                    exact.add(local);
+                }
+            }
+        } else {
+            locals.add(local);
+            inodes.add(inode);
         }
     }
 

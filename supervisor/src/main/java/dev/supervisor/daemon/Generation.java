@@ -28,6 +28,8 @@ final class Generation {
      */
     long overheadNanos = -1;
     Timer readyTimer;
+    /** Its workers run at normal priority: it got ready, or was starting for too long (--starting-priority-for). */
+    boolean raised;
     Timer drainTimer;
     /** Per slot: when its next restart is due (0 = none waiting), the restarts so far, and how its last worker ended. */
     final long[] restartDueNanos;

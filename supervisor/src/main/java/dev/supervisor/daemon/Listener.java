@@ -93,6 +93,11 @@ public final class Listener {
     /** The address the kernel bound, with the real port when 0 was asked for. */
     public String bound() { return socket.bound; }
 
+    /** Whether {@code other} names the same socket (names and Listener objects come and go; the socket stays). */
+    boolean sameSocket(Listener other) {
+        return socket == other.socket;
+    }
+
     public boolean isOpen() {
         return !socket.closed.get();
     }

@@ -390,7 +390,7 @@ public final class Supervisor implements Control {
             return;
         }
         for (Listener l : bound) {
-            if (!before.contains(l)) {
+            if (before.stream().noneMatch(l::sameSocket)) {
                 log.info("listening " + l.name() + "=" + l.bound() + (l.inherited() ? " (inherited)" : "") + " (added by this reload)");
             }
         }
@@ -404,6 +404,18 @@ public final class Supervisor implements Control {
                 failGeneration(g, g + " was not ready within " + Durations.format(next.readyTimeout), null);
             }
         });
+        if (next.startingPriority != Priority.NORMAL) {
+            // Low priority takes only idle CPU: on a saturated machine that is none, and the reload would starve.
+            Duration half = next.readyTimeout.dividedBy(2);
+            Duration low = next.startingPriorityFor.compareTo(half) < 0 ? next.startingPriorityFor : half;
+            after(low, () -> {
+                if (g.state == Generation.State.STARTING && !g.raised) {
+                    log.info(g + " not ready after " + Durations.format(low) + " at " + next.startingPriority
+                            + " priority; raised to normal");
+                    raisePriority(g);
+                }
+            });
+        }
         log.info("starting " + g + ": " + next.workers + " x " + String.join(" ", next.command));
         spawnAll(g);
     }
@@ -469,7 +481,7 @@ public final class Supervisor implements Control {
         Environment env = g.env.with(Map.of(Wire.SUPERVISOR_WORKER, Integer.toString(slot)));
         int stdin = g.config.stdinListener == null ? -1 : names.indexOf(g.config.stdinListener);
         // Only a reload's generation starts low: generation 1 and restarted workers have no one to yield to.
-        Priority priority = g == starting ? g.config.startingPriority : Priority.NORMAL;
+        Priority priority = g == starting && !g.raised ? g.config.startingPriority : Priority.NORMAL;
         return new Spawner.Spec(g.config.argv(), env, g.listeners, stdin, g.number, slot, priority);
     }
 
@@ -493,11 +505,18 @@ public final class Supervisor implements Control {
         }
     }
 
+    private void raisePriority(Generation g) {
+        g.raised = true;
+        for (Worker w : g.live) {
+            w.process.raisePriority();
+        }
+    }
+
     /** {@code g} is ready: it serves from now on and the one before it drains. */
     private void promote(Generation g) {
         // Before the old generation drains, so the new one serves at full priority.
-        for (Worker w : g.live) {
-            w.process.raisePriority();
+        if (!g.raised) {
+            raisePriority(g);
         }
         g.state = Generation.State.READY;
         g.readyNanos = clock.getAsLong();
@@ -939,10 +958,10 @@ public final class Supervisor implements Control {
     /** Who should be taking connections from {@code l}. */
     private String acceptors(Listener l) {
         List<String> who = new ArrayList<>();
-        if (serving != null && serving.listeners.contains(l)) {
+        if (serving != null && serving.listeners.stream().anyMatch(l::sameSocket)) {
             who.add(serving + " (" + serving.state.name().toLowerCase(Locale.ROOT) + ")");
         }
-        if (starting != null && starting.listeners.contains(l)) {
+        if (starting != null && starting.listeners.stream().anyMatch(l::sameSocket)) {
             who.add(starting + " (starting)");
         }
         return who.isEmpty() ? "no generation serves it" : "not accepted by " + String.join(" or ", who);

@@ -65,7 +65,7 @@ class ConfigFileTest {
         "\"env\":{\"\":\"1\"}             | \"env\" in c.json: '' is not a variable name (non-empty, without '=' or NUL)",
         "\"env\":{\"A\":\"x\\u0000y\"}    | \"env\" in c.json: the value of A contains a NUL byte",
         "\"env\":{\"A\":{}}               | \"env\" in c.json: A must be a string, found OBJECT",
-        "\"worker\":4                     | config c.json has an unknown field \"worker\": expected one of listen, command, workers, ready, ready-timeout, drain-signal, drain-timeout, stdin-listener, starting-priority, metrics, env",
+        "\"worker\":4                     | config c.json has an unknown field \"worker\": expected one of listen, command, workers, ready, ready-timeout, drain-signal, drain-timeout, stdin-listener, starting-priority, starting-priority-for, metrics, env",
         "\"starting-priority\":\"low\"      | bad \"starting-priority\" in c.json 'low': expected nice, idle, batch or normal",
         "\"metrics\":\"unix:/run/m.sock\"  | \"metrics\" in c.json unix:/run/m.sock: expected a TCP address (HOST:PORT, :PORT, [V6ADDR]:PORT)",
         "\"metrics\":\"udp://:9100\"      | \"metrics\" in c.json udp://:9100: expected a TCP address (HOST:PORT, :PORT, [V6ADDR]:PORT)",

@@ -177,6 +177,40 @@ class SupervisorTest {
     }
 
     @Test
+    void aReloadsWorkersStartLowAndAreRaisedWhenReadyOrWhenStartingTooLong() {
+        start(config("notify", 1, "ready-timeout", "10s"));
+        FakeSpawner.Fake first = spawner.ofGeneration(1).get(0);
+        assertEquals(Priority.NORMAL, first.spec.starting, "generation 1 has no one to yield to");
+        ready(first);
+        requestReload();
+        FakeSpawner.Fake second = spawner.ofGeneration(2).get(0);
+        assertEquals(Priority.NICE, second.spec.starting);
+        ready(second);
+        assertTrue(second.raised, "raised before the old generation drains");
+
+        // A saturated machine gives a low-priority generation no CPU: it is raised after 2s, not left to starve.
+        requestReload();
+        FakeSpawner.Fake third = spawner.ofGeneration(3).get(0);
+        advance(1999);
+        assertFalse(third.raised);
+        advance(1);
+        assertTrue(third.raised);
+        assertLogged("generation 3 not ready after 2s at nice priority; raised to normal");
+    }
+
+    @Test
+    void theStartingPriorityLastsAtMostHalfTheReadyTimeout() {
+        start(config("notify", 1, "ready-timeout", "1s"));
+        ready(spawner.ofGeneration(1).get(0));
+        requestReload();
+        FakeSpawner.Fake second = spawner.ofGeneration(2).get(0);
+        advance(499);
+        assertFalse(second.raised);
+        advance(1);
+        assertTrue(second.raised, "half the ready timeout is left to start at normal priority");
+    }
+
+    @Test
     void aNewGenerationNotReadyInTimeIsKilled() {
         start(config("notify", 1, "ready-timeout", "200ms"));
         ready(spawner.ofGeneration(1).get(0));

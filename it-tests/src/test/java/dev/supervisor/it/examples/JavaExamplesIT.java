@@ -31,8 +31,8 @@ import org.junit.jupiter.params.provider.MethodSource;
  */
 @Timeout(value = 240, unit = TimeUnit.SECONDS)
 class JavaExamplesIT {
-    static final int FULL_RELOADS = 20;
-    static final int SHORT_RELOADS = 3;
+    static final int FULL_RELOADS = 6;
+    static final int SHORT_RELOADS = 2;
     /** A JVM worker under a loaded CI machine can take seconds to be ready; the supervisor's own limit is 60 s. */
     private static final Duration READY = Duration.ofSeconds(45);
     private static final Duration DRAINED = Duration.ofSeconds(30);
@@ -61,7 +61,7 @@ class JavaExamplesIT {
             assertEquals(1, example.generation(Http.get(port, "/")), "generation 1 answers");
 
             // Reloads, one after another, while 4 clients keep sending requests.
-            Load.Running load = Load.against(port, "/").threads(4).requests(Integer.MAX_VALUE).deadline(Duration.ofMinutes(2))
+            Load.Running load = Load.against(port, "/").threads(4).requests(Integer.MAX_VALUE).deadline(Duration.ofMinutes(3))
                     .countBy(r -> generationKey(example, r)).start();
             long slowestReloadNanos = 0;
             for (int g = 2; g <= reloads + 1; g++) {

@@ -22,11 +22,11 @@ import dev.supervisor.it.PublicHarness.Supervisor;
  * is closed under a client that has sent a request and waits for its answer.
  *
  * <p>Each reload starts new demo JVMs, so there are fewer reloads than with the python worker:
- * 20 on the JDK the tests inherit, 6 more with the supervisor and its workers on Temurin 25.
+ * 10 on the JDK the tests inherit, 4 more with the supervisor and its workers on Temurin 25.
  */
 class KeepAliveReloadIT {
-    static final int RELOADS = 20;
-    static final int RELOADS_JDK25 = 6;
+    static final int RELOADS = 10;
+    static final int RELOADS_JDK25 = 4;
     static final int CLIENTS = 16;
     static final Duration STEP = Duration.ofSeconds(30);
 
