@@ -74,6 +74,27 @@ class ProcessTreeIT {
         }
     }
 
+    /**
+     * A process that escaped its worker: a subshell started it and exited at once, setsid took it
+     * out of the group and env -i dropped the worker variables, so it re-parents to the supervisor
+     * belonging to no worker. Stop ends it too: nothing the supervisor started outlives it.
+     */
+    @Test
+    void aProcessThatEscapedItsWorkerDoesNotOutliveStop() throws Exception {
+        Path pidFile = tmp.resolve("escaped.pid");
+        String escape = "(setsid env -i /bin/sh -c 'echo $$ > " + pidFile + "; exec sleep 300' &)";
+        String server = String.join(" ", Fixtures.worker("http").stream().map(a -> "'" + a + "'").toList());
+        try (SupervisorProcess s = SupervisorProcess.run(tmp).listen("http", "127.0.0.1:0").readyNotify()
+                .command("/bin/sh", "-c", escape + "; exec " + server).start()) {
+            s.awaitReady(1);
+            long escaped = awaitPid(pidFile);
+            assertTrue(!gone(escaped), "the escaped process runs");
+            s.signal("TERM");
+            assertEquals(0, s.awaitExit(STEP));
+            awaitGone(escaped);
+        }
+    }
+
     /** Started the way nohup starts it (HUP ignored), the supervisor still reloads on SIGHUP. */
     @Test
     void hupIgnoredByTheParentStillReloads() {
@@ -129,6 +150,31 @@ class ProcessTreeIT {
         Process p = new ProcessBuilder("prlimit", "--pid", Long.toString(pid), "--nofile=" + nofile).inheritIO().start();
         assertTrue(p.waitFor(30, TimeUnit.SECONDS), "prlimit did not finish");
         assertEquals(0, p.exitValue(), "prlimit --pid " + pid + " --nofile=" + nofile);
+    }
+
+    /** The pid a process wrote to {@code file}, once it has. */
+    private static long awaitPid(Path file) throws Exception {
+        long deadline = System.nanoTime() + STEP.toNanos();
+        while (true) {
+            String text = Files.exists(file) ? Files.readString(file).trim() : "";
+            if (!text.isEmpty()) {
+                return Long.parseLong(text);
+            }
+            assertTrue(System.nanoTime() < deadline, "nothing in " + file + " after " + STEP);
+            Thread.sleep(20); // no event to wait for: the file, with the deadline above
+        }
+    }
+
+    /** Waits until {@code pid} has exited: a KILL is delivered at once, the exit follows when it next runs. */
+    private static void awaitGone(long pid) throws InterruptedException {
+        long deadline = System.nanoTime() + STEP.toNanos();
+        while (!gone(pid)) {
+            if (System.nanoTime() > deadline) {
+                ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
+                throw new AssertionError("process " + pid + " still runs " + STEP + " after the supervisor stopped");
+            }
+            Thread.sleep(20); // polling /proc, with the deadline above
+        }
     }
 
     /** The worker and its descendants, once there are at least {@code count} of them. */

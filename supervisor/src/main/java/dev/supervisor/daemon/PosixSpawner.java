@@ -50,6 +50,11 @@ public final class PosixSpawner implements Spawner {
         trees.refresh();
     }
 
+    @Override
+    public int killStrays() {
+        return trees.killStrays();
+    }
+
     /**
      * @throws SpawnException when a pipe, a dup, the worker's notify socket or the spawn fails
      *     (EMFILE, ENFILE, EAGAIN, ENOMEM, a missing program): nothing of the attempt is left open

@@ -98,6 +98,26 @@ final class ProcessTree {
         trees.removeIf(m -> !m.alive());
     }
 
+    /**
+     * KILLs the orphans no worker could be found for, with their descendants, and returns how
+     * many processes that was. At stop: they came from our workers' trees, and would outlive us.
+     */
+    int killStrays() {
+        refresh();
+        Set<Integer> all = new HashSet<>();
+        ArrayDeque<Integer> todo = new ArrayDeque<>(strays);
+        while (!todo.isEmpty() && all.size() < MAX_PROCESSES) {
+            int pid = todo.poll();
+            ProcFs.Stat s = ProcFs.stat(pid);
+            if (s != null && s.state() != 'Z' && all.add(pid)) {
+                todo.addAll(ProcFs.children(pid));
+            }
+        }
+        // Strays are our unreaped children, so their pids cannot have been reused.
+        all.forEach(pid -> Posix.kill(pid, Posix.SIGKILL));
+        return all.size();
+    }
+
     /** Walks {@code m}'s tree again from its root (while it lives) and its orphans. */
     void walk(Member m) {
         Map<Integer, Integer> found = new LinkedHashMap<>();

@@ -50,6 +50,9 @@ public interface Spawner {
      */
     void refresh();
 
+    /** KILLs the processes that re-parented to us but belong to no worker, with their descendants; returns how many. */
+    int killStrays();
+
     /** A started worker process. Only the supervisor thread calls these. */
     interface Process {
         int pid();

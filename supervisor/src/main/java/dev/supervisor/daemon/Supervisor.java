@@ -723,6 +723,10 @@ public final class Supervisor implements Control {
             emit(SupervisorEvent.Kind.GENERATION_EXITED, g.number, -1, null);
         }
         if (stopping && generations.isEmpty()) {
+            int strays = spawner.killStrays();
+            if (strays > 0) {
+                log.info("killed " + strays + " process" + (strays == 1 ? "" : "es") + " that belonged to no worker");
+            }
             log.info("stopped");
             emit(SupervisorEvent.Kind.STOPPED, -1, -1, null);
             finished = true;

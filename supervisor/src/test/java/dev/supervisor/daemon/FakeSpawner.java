@@ -106,6 +106,11 @@ final class FakeSpawner implements Spawner {
         // no process trees in memory
     }
 
+    @Override
+    public int killStrays() {
+        return 0;
+    }
+
     List<Fake> ofGeneration(int generation) {
         List<Fake> out = new ArrayList<>();
         for (Fake f : started) {
