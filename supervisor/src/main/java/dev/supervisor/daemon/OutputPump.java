@@ -6,8 +6,9 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ConcurrentLinkedQueue;
-import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 
 import jnr.ffi.Pointer;
 
@@ -27,7 +28,7 @@ final class OutputPump implements Runnable {
         final byte[] prefix;
         final OutputValve sink;
         final ArrayDeque<String> tail; // null when no tail is kept; guarded by itself
-        final CountDownLatch eof = new CountDownLatch(1);
+        final CompletableFuture<Void> eof = new CompletableFuture<>();
         private final ByteArrayOutputStream line = new ByteArrayOutputStream();
 
         Stream(int fd, String prefix, OutputValve sink, ArrayDeque<String> tail) {
@@ -52,16 +53,16 @@ final class OutputPump implements Runnable {
             }
         }
 
-        /** The last lines, after waiting briefly for EOF so that a dead worker's last words are in. */
-        List<String> tail() {
-            try {
-                eof.await(300, TimeUnit.MILLISECONDS);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-            synchronized (tail) {
-                return new ArrayList<>(tail);
-            }
+        /**
+         * Gives {@code then} the last lines once the stream has ended, or after 300 ms, so that a
+         * dead worker's last words are in; on the pump's thread or the JDK's timer thread, never the caller's.
+         */
+        void tail(Consumer<List<String>> then) {
+            eof.copy().completeOnTimeout(null, 300, TimeUnit.MILLISECONDS).thenRun(() -> {
+                synchronized (tail) {
+                    then.accept(new ArrayList<>(tail));
+                }
+            });
         }
 
         void emit() {
@@ -138,7 +139,7 @@ final class OutputPump implements Runnable {
                 } else if (r == 0 || Posix.errno() != Posix.EINTR) {
                     s.emit();
                     Posix.close(s.fd);
-                    s.eof.countDown();
+                    s.eof.complete(null);
                     done.add(s);
                 }
             }

@@ -10,6 +10,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Consumer;
 
 import dev.supervisor.protocol.Wire;
 
@@ -218,8 +219,8 @@ public final class PosixSpawner implements Spawner {
         }
 
         @Override
-        public List<String> stderrTail() {
-            return stderr.tail();
+        public void stderrTail(Consumer<List<String>> then) {
+            stderr.tail(then);
         }
     }
 }

@@ -1,6 +1,7 @@
 package dev.supervisor.daemon;
 
 import java.util.List;
+import java.util.function.Consumer;
 
 /**
  * The seam between the supervisor's state machine and real processes. {@link PosixSpawner} starts
@@ -72,8 +73,11 @@ public interface Spawner {
         /** True while any process of the worker's tree is left: the worker itself or a descendant, as last seen. */
         boolean alive();
 
-        /** The last lines the process wrote to stderr, oldest first. */
-        List<String> stderrTail();
+        /**
+         * Gives {@code then}, on another thread, the last lines the process wrote to stderr, oldest
+         * first, once its stderr has ended (or shortly after, if a descendant holds it open).
+         */
+        void stderrTail(Consumer<List<String>> then);
     }
 
     /** A worker that could not be started. */

@@ -74,6 +74,8 @@ public final class Supervisor implements Control {
     private List<Consumer<ReloadResult>> reloadWaiters = new ArrayList<>();
     /** Requests merged into one more reload after the current one; null = none pending. */
     private List<Consumer<ReloadResult>> pendingReload;
+    /** A failed generation whose reload is answered once its worker's last stderr lines are in; reloads asked meanwhile merge. */
+    private Generation failing;
     private boolean stopping;
     private boolean finished;
     private int exitCode = Wire.EXIT_OK;
@@ -357,12 +359,13 @@ public final class Supervisor implements Control {
     private void requestReload(String trigger, Consumer<ReloadResult> done) {
         if (stopping) {
             done.accept(ReloadResult.failed(lastGeneration, "the supervisor is stopping", List.of()));
-        } else if (starting != null) {
+        } else if (starting != null || failing != null) {
+            Generation running = starting != null ? starting : failing;
             if (pendingReload == null) {
                 pendingReload = new ArrayList<>();
-                log.info("reload requested while " + starting + " starts: merged into one more reload after it");
+                log.info("reload requested while " + running + " starts: merged into one more reload after it");
             }
-            emit(SupervisorEvent.Kind.RELOAD_MERGED, starting.number, -1, null);
+            emit(SupervisorEvent.Kind.RELOAD_MERGED, running.number, -1, null);
             pendingReload.add(done);
             history.merged(trigger);
         } else {
@@ -401,7 +404,7 @@ public final class Supervisor implements Control {
         starting = g;
         g.readyTimer = after(next.readyTimeout, () -> {
             if (g.state == Generation.State.STARTING) {
-                failGeneration(g, g + " was not ready within " + Durations.format(next.readyTimeout), null);
+                failGeneration(g, g + " was not ready within " + Durations.format(next.readyTimeout), firstNotReady(g));
             }
         });
         if (next.startingPriority != Priority.NORMAL) {
@@ -488,7 +491,7 @@ public final class Supervisor implements Control {
     private void onSpawnFailure(Generation g, int slot, Backoff backoff, String message) {
         log.info(g + " worker " + slot + ": " + message);
         if (g == starting) {
-            failGeneration(g, message, List.of());
+            failGeneration(g, message, null);
         } else if (g == serving && !stopping) {
             scheduleRestart(g, slot, backoff, Duration.ZERO);
         }
@@ -591,11 +594,11 @@ public final class Supervisor implements Control {
     }
 
     /**
-     * The new generation did not come up: kill it, leave the serving one untouched. A null
-     * {@code stderr} means the last words of a worker that was not ready, read once it is killed
-     * (its pipe ends then, so reading the tail does not wait).
+     * The new generation did not come up: kill it, leave the serving one untouched. The reload is
+     * answered with the last stderr lines of {@code lastWords} (none when null), which arrive as
+     * an event once its pipe has ended: the loop does not wait for them.
      */
-    private void failGeneration(Generation g, String reason, List<String> stderr) {
+    private void failGeneration(Generation g, String reason, Worker lastWords) {
         g.state = Generation.State.FAILED;
         emit(SupervisorEvent.Kind.GENERATION_FAILED, g.number, -1, reason);
         if (g.readyTimer != null) {
@@ -608,19 +611,27 @@ public final class Supervisor implements Control {
             // The failed config is not in effect: a listener only it named is closed once g has gone.
             config = serving.config;
         }
-        Worker notReady = stderr == null ? firstNotReady(g) : null;
         for (Worker w : g.live) {
             w.process.kill();
         }
-        if (stderr == null) {
-            stderr = notReady == null ? List.of() : notReady.process.stderrTail();
+        failing = g;
+        if (lastWords != null) {
+            lastWords.process.stderrTail(lines -> post(() -> reloadFailed(g, reason, lines)));
         }
+        exitIfDone(g);
+        if (lastWords == null) {
+            reloadFailed(g, reason, List.of());
+        }
+    }
+
+    private void reloadFailed(Generation g, String reason, List<String> stderr) {
+        failing = null;
         log.info("reload failed: " + reason + (serving != null ? "; " + serving + " keeps serving" : ""));
         for (String line : stderr) {
             log.info("  | " + line);
         }
-        exitIfDone(g);
         finishReload(ReloadResult.failed(g.number, reason, stderr));
+        finishIfStopped();
     }
 
     /** The first worker of {@code g} that was not ready: its stderr goes in the answer. */
@@ -657,7 +668,7 @@ public final class Supervisor implements Control {
                         : was == Worker.State.DRAINING ? " (drained)" : ""));
         g.lastExit[w.slot] = ExitStatus.describe(status);
         if (g == starting) {
-            failGeneration(g, w + " " + ExitStatus.describe(status) + " before it was ready", w.process.stderrTail());
+            failGeneration(g, w + " " + ExitStatus.describe(status) + " before it was ready", w);
         } else if (g == serving && !stopping && g.slots[w.slot] == w) {
             scheduleRestart(g, w.slot, w.backoff, served);
         }
@@ -722,7 +733,12 @@ public final class Supervisor implements Control {
             log.info(g + " exited");
             emit(SupervisorEvent.Kind.GENERATION_EXITED, g.number, -1, null);
         }
-        if (stopping && generations.isEmpty()) {
+        finishIfStopped();
+    }
+
+    /** A stopping supervisor has finished once no generation is left and no failed reload awaits its answer. */
+    private void finishIfStopped() {
+        if (stopping && generations.isEmpty() && failing == null && !finished) {
             int strays = spawner.killStrays();
             if (strays > 0) {
                 log.info("killed " + strays + " process" + (strays == 1 ? "" : "es") + " that belonged to no worker");
@@ -755,14 +771,14 @@ public final class Supervisor implements Control {
             pendingReload = null;
         }
         if (starting != null) {
-            failGeneration(starting, "the supervisor is stopping", List.of());
+            failGeneration(starting, "the supervisor is stopping", null);
         }
         for (Generation g : new ArrayList<>(generations)) {
             if (g.state == Generation.State.STARTING || g.state == Generation.State.READY) {
                 drain(g);
             }
         }
-        if (generations.isEmpty()) {
+        if (generations.isEmpty() && failing == null) {
             finished = true;
         }
     }

@@ -6,6 +6,7 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Consumer;
 
 /** Processes that exist only in memory: they exit, hang or ignore signals on cue. */
 final class FakeSpawner implements Spawner {
@@ -85,8 +86,8 @@ final class FakeSpawner implements Spawner {
         }
 
         @Override
-        public List<String> stderrTail() {
-            return List.of("last words of " + pid);
+        public void stderrTail(Consumer<List<String>> then) {
+            then.accept(List.of("last words of " + pid));
         }
     }
 
