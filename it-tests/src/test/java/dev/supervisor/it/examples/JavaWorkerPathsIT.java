@@ -19,6 +19,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
@@ -80,6 +81,46 @@ class JavaWorkerPathsIT {
             assertEquals(3, netty.generation(Http.get(port, "/")));
             assertTrue(s.supervisorLog().stream().noneMatch(l -> l.contains("refused")), "no worker was refused: " + s.supervisorLog());
 
+            s.signal("TERM");
+            assertEquals(0, s.awaitExit(Duration.ofSeconds(30)));
+        }
+    }
+
+    /**
+     * A launcher that forks the JVM and does not exec ({@code sh -c 'java ...; echo done'}): the
+     * JVM is the worker's child, not the worker. Its drain still reaches it: a slow request in
+     * flight across the reload is answered 200 by generation 1, which then exits by itself (not
+     * KILLed at the drain timeout), and generation 2 serves.
+     */
+    @Test
+    void aLauncherThatForksTheJvmStillDrainsIt() throws Exception {
+        Path jdk = Fixtures.jdk17();
+        JavaExample netty = JavaExample.NETTY;
+        String java = String.join(" ", netty.command(jdk).stream().map(a -> "'" + a + "'").toList());
+        try (SupervisorProcess s = netty.supervisor(tmp, jdk).command("/bin/sh", "-c", java + "; echo launcher done").start()) {
+            int port = s.port("http");
+            s.awaitLine("^supervisor: generation 1 ready in \\d+ ms", READY);
+            int mark = s.output().size();
+            // Longer than a JVM start on a loaded machine, shorter than the 30 s drain timeout.
+            CompletableFuture<Http.Response> slow = CompletableFuture.supplyAsync(() -> {
+                try {
+                    return Http.get(port, "/slow?ms=15000", Http.CONNECT_TIMEOUT, Duration.ofSeconds(45));
+                } catch (IOException e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+            CompletableFuture<Integer> answeredAt = slow.thenApply(x -> s.output().size());
+            s.awaitLine(mark, "^\\[1\\.0 \\d+\\] slow request: answering in 15000 ms$", READY);
+            s.signal("HUP");
+            Output.Match drainStarted = s.awaitLine(mark, "^supervisor: generation 2 ready in \\d+ ms.*; draining generation 1$", READY);
+            Http.Response answer = slow.get(45, TimeUnit.SECONDS);
+            assertEquals(1, netty.generation(answer), "the forked JVM of generation 1 answered: " + answer);
+            assertTrue(drainStarted.index() < answeredAt.get(), "the answer came after the drain started, so it was in flight across it"
+                    + s.output().dump());
+            s.awaitLine(mark, "^supervisor: generation 1 exited$", READY);
+            assertTrue(s.supervisorLog().stream().noneMatch(l -> l.contains("after the drain signal: killing it")),
+                    "the forked JVM drained by itself: " + s.supervisorLog());
+            assertEquals(2, netty.generation(Http.get(port, "/")));
             s.signal("TERM");
             assertEquals(0, s.awaitExit(Duration.ofSeconds(30)));
         }
