@@ -72,24 +72,29 @@ class SpringBootIT {
                 .listen("management", "127.0.0.1:0").readyNotify().option("--ready-timeout", "120s").option("--drain-timeout", "180s").command(command(example, jdk)).start()) {
             int port = s.port("http");
             int management = s.port("management");
-            s.awaitLine("^supervisor: generation 1 ready in \\d+ ms", READY);
+            Output.Match started = s.awaitLine("^supervisor: generation 1 ready in (\\d+) ms", READY);
             assertEquals(1, example.generation(Http.get(port, "/")), "generation 1 answers");
             assertHealthy(management);
 
             Load.Running load = Load.against(port, "/").threads(4).requests(Integer.MAX_VALUE).deadline(READY.multipliedBy(reloads + 1))
                     .countBy(r -> generationKey(example, r)).start();
-            long slowestReloadNanos = 0;
+            // The slowest start so far, the first generation's included, sizes the slow request below.
+            long slowestStartNanos = TimeUnit.MILLISECONDS.toNanos(Long.parseLong(started.group(1)));
             for (int g = 2; g <= reloads; g++) {
                 long t0 = System.nanoTime();
                 reload(s, g);
-                slowestReloadNanos = Math.max(slowestReloadNanos, System.nanoTime() - t0);
+                slowestStartNanos = Math.max(slowestStartNanos, System.nanoTime() - t0);
                 assertHealthy(management);
             }
 
             // The last reload under load drains a generation with a slow request in flight: longer
-            // than a reload, within the graceful shutdown's time.
+            // than a reload, within the graceful shutdown's time. It must reach the serving
+            // generation, not one still draining (which owes an answer to what it accepts).
             int serving = reloads;
-            long slowMs = Math.min(SHUTDOWN_PHASE.toMillis() - 30_000, Math.max(2000, 2 * TimeUnit.NANOSECONDS.toMillis(slowestReloadNanos)));
+            for (int g = 1; g < serving; g++) {
+                assertDrained(s, g);
+            }
+            long slowMs = Math.min(SHUTDOWN_PHASE.toMillis() - 30_000, Math.max(2000, 2 * TimeUnit.NANOSECONDS.toMillis(slowestStartNanos)));
             int mark = s.output().size();
             CompletableFuture<Http.Response> slow = CompletableFuture.supplyAsync(() -> {
                 try {
@@ -106,9 +111,7 @@ class SpringBootIT {
             assertEquals(serving, example.generation(answer), "the old generation answered the slow request: " + answer);
             assertTrue(drainStarted.index() < answeredAt.get(), "the answer came after the drain started (" + drainStarted.line()
                     + "), so it was in flight across it; slow request " + slowMs + " ms" + s.output().dump());
-            for (int g = 1; g <= serving; g++) {
-                assertDrained(s, g);
-            }
+            assertDrained(s, serving);
             assertEquals(serving + 1, example.generation(Http.get(port, "/")));
             Load.Result r = load.stop();
             assertEquals(0, r.failed(), reloads + " reloads under load: " + r);
