@@ -13,7 +13,8 @@ import org.springframework.core.Ordered;
 /**
  * Jetty (servlet or reactive) on a supervisor listener: Boot's connector is opened on the
  * inherited socket ({@code ServerConnector.open(ServerSocketChannel)}, Jetty's way to pass a
- * channel before start), so it never binds. A graceful shutdown closes this process's copy only.
+ * channel before start), so it never binds. A graceful shutdown closes this process's copy only,
+ * and serves every connection already taken before the connector stops ({@link JettyOwedConnections}).
  */
 final class JettyListenerCustomizer implements WebServerFactoryCustomizer<ConfigurableJettyWebServerFactory>, Ordered {
     /** Null: no listener for this server (an actuator port that has no listener of its own). */
@@ -31,11 +32,16 @@ final class JettyListenerCustomizer implements WebServerFactoryCustomizer<Config
         factory.addServerCustomizers(server -> {
             for (Connector c : server.getConnectors()) {
                 if (c instanceof ServerConnector) {
+                    ServerConnector sc = (ServerConnector) c;
                     try {
-                        ((ServerConnector) c).open(SupervisorListeners.channel(listener));
+                        sc.open(SupervisorListeners.channel(listener));
                     } catch (IOException e) {
                         throw new UncheckedIOException("cannot serve on listener '" + listener + "'", e);
                     }
+                    // A connection taken keeps its whole idle timeout to send its request, however busy
+                    // this JVM (Jetty's shutdown would cut it to 1 s); idle ones are closed by the stop.
+                    sc.setShutdownIdleTimeout(-1);
+                    sc.addBean(new JettyOwedConnections(sc), true);
                     return;
                 }
             }

@@ -16,10 +16,12 @@ import reactor.netty.resources.LoopResources;
 final class ListenerLoopResources implements LoopResources {
     private final String listener;
     private final Supplier<LoopResources> loops;
+    private final NettyOwedConnections owed;
 
-    ListenerLoopResources(String listener, Supplier<LoopResources> loops) {
+    ListenerLoopResources(String listener, Supplier<LoopResources> loops, NettyOwedConnections owed) {
         this.listener = listener;
         this.loops = loops;
+        this.owed = owed;
     }
 
     @Override
@@ -45,7 +47,7 @@ final class ListenerLoopResources implements LoopResources {
     @Override
     public <C extends Channel> C onChannel(Class<C> channelType, EventLoopGroup group) {
         if (channelType == ServerSocketChannel.class) {
-            return channelType.cast(new InheritedNioServerSocketChannel(SupervisorListeners.channel(listener)));
+            return channelType.cast(new InheritedNioServerSocketChannel(SupervisorListeners.channel(listener), owed));
         }
         return loops.get().onChannel(channelType, group);
     }

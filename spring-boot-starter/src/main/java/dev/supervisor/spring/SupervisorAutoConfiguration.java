@@ -1,5 +1,7 @@
 package dev.supervisor.spring;
 
+import java.time.Duration;
+
 import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.boot.autoconfigure.AutoConfiguration;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnClass;
@@ -50,8 +52,13 @@ public class SupervisorAutoConfiguration {
     @ConditionalOnWebApplication(type = ConditionalOnWebApplication.Type.REACTIVE)
     static class Netty {
         @Bean
-        NettyListenerCustomizer supervisorNettyCustomizer(Environment env, ObjectProvider<ReactorResourceFactory> resources) {
-            return new NettyListenerCustomizer(SupervisorListeners.web(env), resources);
+        NettyOwedConnections supervisorNettyOwedConnections(Environment env) {
+            return new NettyOwedConnections(env.getProperty("spring.lifecycle.timeout-per-shutdown-phase", Duration.class, Duration.ofSeconds(30)));
+        }
+
+        @Bean
+        NettyListenerCustomizer supervisorNettyCustomizer(Environment env, ObjectProvider<ReactorResourceFactory> resources, NettyOwedConnections owed) {
+            return new NettyListenerCustomizer(SupervisorListeners.web(env), resources, owed);
         }
     }
 }

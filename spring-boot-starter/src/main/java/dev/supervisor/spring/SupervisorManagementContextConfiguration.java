@@ -1,6 +1,9 @@
 package dev.supervisor.spring;
 
+import java.time.Duration;
+
 import org.springframework.beans.factory.ObjectProvider;
+import org.springframework.beans.factory.annotation.Qualifier;
 import org.springframework.boot.actuate.autoconfigure.web.ManagementContextConfiguration;
 import org.springframework.boot.actuate.autoconfigure.web.ManagementContextType;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnClass;
@@ -46,8 +49,15 @@ public class SupervisorManagementContextConfiguration {
     @ConditionalOnWebApplication(type = ConditionalOnWebApplication.Type.REACTIVE)
     static class Netty {
         @Bean
-        NettyListenerCustomizer supervisorManagementNettyCustomizer(Environment env, ObjectProvider<ReactorResourceFactory> resources) {
-            return new NettyListenerCustomizer(SupervisorListeners.management(env), resources);
+        NettyOwedConnections supervisorManagementNettyOwedConnections(Environment env) {
+            return new NettyOwedConnections(env.getProperty("spring.lifecycle.timeout-per-shutdown-phase", Duration.class, Duration.ofSeconds(30)));
+        }
+
+        @Bean
+        NettyListenerCustomizer supervisorManagementNettyCustomizer(Environment env, ObjectProvider<ReactorResourceFactory> resources,
+                // the application context has one too
+                @Qualifier("supervisorManagementNettyOwedConnections") NettyOwedConnections owed) {
+            return new NettyListenerCustomizer(SupervisorListeners.management(env), resources, owed);
         }
     }
 }
