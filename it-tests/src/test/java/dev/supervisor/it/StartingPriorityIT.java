@@ -39,7 +39,9 @@ class StartingPriorityIT {
         Path fifo = tmp.resolve("release");
         Process mkfifo = new ProcessBuilder("mkfifo", fifo.toString()).inheritIO().start();
         assertEquals(0, mkfifo.waitFor(), "mkfifo");
-        SupervisorProcess.Builder b = SupervisorProcess.run(tmp).listen("web", "127.0.0.1:0").readyNotify();
+        // The bound on the low priority (--starting-priority-for) must not end it before the checks below.
+        SupervisorProcess.Builder b = SupervisorProcess.run(tmp).listen("web", "127.0.0.1:0").readyNotify()
+                .option("--starting-priority-for", "100s", "--ready-timeout", "240s");
         if (!option.isEmpty()) {
             b.option("--starting-priority", option);
         }

@@ -104,8 +104,8 @@ final class ControlRequests {
                 break;
             }
             case Message.STOP:
-                supervisor.stop(); // posted first, so an "ok" answer means the supervisor has it
                 c.answer(Message.answer(true), false);
+                supervisor.stop();
                 break;
             case Message.LISTENERS: {
                 Consumer<Runnable> later = c.awaitSupervisor();

@@ -28,6 +28,7 @@ final class Generation {
      */
     long overheadNanos = -1;
     Timer readyTimer;
+    Timer priorityTimer;
     /** Its workers run at normal priority: it got ready, or was starting for too long (--starting-priority-for). */
     boolean raised;
     Timer drainTimer;

@@ -55,7 +55,8 @@ final class OutputPump implements Runnable {
 
         /**
          * Gives {@code then} the last lines once the stream has ended, or after 300 ms, so that a
-         * dead worker's last words are in; on the pump's thread or the JDK's timer thread, never the caller's.
+         * dead worker's last words are in: on the pump's thread, the JDK's timer thread, or at once on
+         * the caller's when the stream has already ended. The supervisor's callback only posts.
          */
         void tail(Consumer<List<String>> then) {
             eof.copy().completeOnTimeout(null, 300, TimeUnit.MILLISECONDS).thenRun(() -> {

@@ -89,7 +89,7 @@ final class ProcessTree {
             if (m != null) {
                 m.orphans.add(child);
             } else if (ProcFs.stat(child) != null && strays.add(child)) {
-                log.info("process " + child + " re-parented to the supervisor belongs to no worker: it is reaped when it ends");
+                log.info("process " + child + " re-parented to the supervisor belongs to no worker: it is reaped when it ends, or killed at stop");
             }
         }
         for (Member m : trees) {
@@ -113,7 +113,8 @@ final class ProcessTree {
                 todo.addAll(ProcFs.children(pid));
             }
         }
-        // Strays are our unreaped children, so their pids cannot have been reused.
+        // Strays are our unreaped children, so their pids cannot have been reused; their descendants
+        // could in the moment between this walk and the KILL, a window as small as the walk.
         all.forEach(pid -> Posix.kill(pid, Posix.SIGKILL));
         return all.size();
     }

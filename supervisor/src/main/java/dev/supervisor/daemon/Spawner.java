@@ -74,7 +74,7 @@ public interface Spawner {
         boolean alive();
 
         /**
-         * Gives {@code then}, on another thread, the last lines the process wrote to stderr, oldest
+         * Gives {@code then}, on any thread (the caller's when they are all in), the last lines the process wrote to stderr, oldest
          * first, once its stderr has ended (or shortly after, if a descendant holds it open).
          */
         void stderrTail(Consumer<List<String>> then);

@@ -363,7 +363,8 @@ public final class Supervisor implements Control {
             Generation running = starting != null ? starting : failing;
             if (pendingReload == null) {
                 pendingReload = new ArrayList<>();
-                log.info("reload requested while " + running + " starts: merged into one more reload after it");
+                log.info("reload requested while " + running + (starting != null ? " starts" : "'s failure is reported")
+                        + ": merged into one more reload after it");
             }
             emit(SupervisorEvent.Kind.RELOAD_MERGED, running.number, -1, null);
             pendingReload.add(done);
@@ -411,10 +412,9 @@ public final class Supervisor implements Control {
             // Low priority takes only idle CPU: on a saturated machine that is none, and the reload would starve.
             Duration half = next.readyTimeout.dividedBy(2);
             Duration low = next.startingPriorityFor.compareTo(half) < 0 ? next.startingPriorityFor : half;
-            after(low, () -> {
+            g.priorityTimer = after(low, () -> {
                 if (g.state == Generation.State.STARTING && !g.raised) {
-                    log.info(g + " not ready after " + Durations.format(low) + " at " + next.startingPriority
-                            + " priority; raised to normal");
+                    log.info(g + " not ready after " + Durations.format(low) + " at low priority; raised to normal");
                     raisePriority(g);
                 }
             });
@@ -526,6 +526,9 @@ public final class Supervisor implements Control {
         if (g.readyTimer != null) {
             g.readyTimer.cancel();
         }
+        if (g.priorityTimer != null) {
+            g.priorityTimer.cancel();
+        }
         long slowestWorker = 0;
         for (Worker w : g.slots) {
             slowestWorker = Math.max(slowestWorker, w.readyNanos - w.startedNanos);
@@ -603,6 +606,9 @@ public final class Supervisor implements Control {
         emit(SupervisorEvent.Kind.GENERATION_FAILED, g.number, -1, reason);
         if (g.readyTimer != null) {
             g.readyTimer.cancel();
+        }
+        if (g.priorityTimer != null) {
+            g.priorityTimer.cancel();
         }
         if (starting == g) {
             starting = null;
@@ -778,9 +784,7 @@ public final class Supervisor implements Control {
                 drain(g);
             }
         }
-        if (generations.isEmpty() && failing == null) {
-            finished = true;
-        }
+        finishIfStopped();
     }
 
     // ---- listeners ----
@@ -847,7 +851,7 @@ public final class Supervisor implements Control {
         s.put("pid", ProcessHandle.current().pid());
         s.put("uptime_ms", (now - startedNanos) / 1_000_000);
         s.put("serving", serving == null ? 0 : serving.number);
-        s.put("reloading", starting != null);
+        s.put("reloading", starting != null || failing != null);
         s.put("stopping", stopping);
         ArrayNode ls = s.putArray("listeners");
         for (Listener l : listeners.all()) {

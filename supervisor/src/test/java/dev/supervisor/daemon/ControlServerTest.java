@@ -123,10 +123,11 @@ class ControlServerTest {
     }
 
     @Test
-    void aStopIsAnsweredOkAndReachesTheSupervisor() throws IOException {
+    void aStopIsAnsweredOkAndReachesTheSupervisor() throws IOException, InterruptedException {
         try (SocketChannel ch = connect()) {
             send(ch, Message.request(Message.STOP) + "\n");
             assertTrue(readLine(ch).path(Message.OK).asBoolean());
+            assertTrue(supervisor.stopped.await(10, TimeUnit.SECONDS), "the stop reached the supervisor");
             assertEquals(1, supervisor.stops.get());
         }
     }

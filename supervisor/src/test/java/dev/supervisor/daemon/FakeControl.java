@@ -14,6 +14,8 @@ import dev.supervisor.protocol.Message;
 final class FakeControl implements Control {
     final AtomicInteger statusCalls = new AtomicInteger();
     final AtomicInteger stops = new AtomicInteger();
+    /** Counted down by each stop: the control thread answers first and then calls stop(). */
+    final java.util.concurrent.CountDownLatch stopped = new java.util.concurrent.CountDownLatch(1);
     /** Status answers not given yet, while {@link #hold} is set. */
     final BlockingQueue<Runnable> held = new LinkedBlockingQueue<>();
     volatile boolean hold;
@@ -40,6 +42,7 @@ final class FakeControl implements Control {
     @Override
     public void stop() {
         stops.incrementAndGet();
+        stopped.countDown();
     }
 
     @Override

@@ -15,6 +15,9 @@ final class FakeSpawner implements Spawner {
     final Map<Integer, Fake> byPid = new ConcurrentHashMap<>();
     /** When set, workers of this generation ignore the drain signal. */
     volatile int ignoreDrainGeneration = -1;
+    /** When set, a worker's last stderr lines are held until {@link #releaseTails}, as a pipe not yet at its end. */
+    volatile boolean holdTails;
+    private final List<Runnable> heldTails = new CopyOnWriteArrayList<>();
     /** When set, spawning fails with this message. */
     volatile String failSpawn;
 
@@ -87,7 +90,12 @@ final class FakeSpawner implements Spawner {
 
         @Override
         public void stderrTail(Consumer<List<String>> then) {
-            then.accept(List.of("last words of " + pid));
+            Runnable give = () -> then.accept(List.of("last words of " + pid));
+            if (holdTails) {
+                heldTails.add(give);
+            } else {
+                give.run();
+            }
         }
     }
 
@@ -110,6 +118,13 @@ final class FakeSpawner implements Spawner {
     @Override
     public int killStrays() {
         return 0;
+    }
+
+    /** The held stderr tails arrive now. */
+    void releaseTails() {
+        holdTails = false;
+        heldTails.forEach(Runnable::run);
+        heldTails.clear();
     }
 
     List<Fake> ofGeneration(int generation) {

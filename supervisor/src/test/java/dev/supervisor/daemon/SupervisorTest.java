@@ -195,7 +195,7 @@ class SupervisorTest {
         assertFalse(third.raised);
         advance(1);
         assertTrue(third.raised);
-        assertLogged("generation 3 not ready after 2s at nice priority; raised to normal");
+        assertLogged("generation 3 not ready after 2s at low priority; raised to normal");
     }
 
     @Test
@@ -208,6 +208,41 @@ class SupervisorTest {
         assertFalse(second.raised);
         advance(1);
         assertTrue(second.raised, "half the ready timeout is left to start at normal priority");
+    }
+
+    @Test
+    void whileAFailedWorkersLastLinesAreAwaitedAReloadMergesAndAStopWaits() {
+        start(config("notify", 1));
+        ready(spawner.ofGeneration(1).get(0));
+        spawner.holdTails = true;
+        CompletableFuture<ReloadResult> first = requestReload();
+        FakeSpawner.Fake failed = spawner.ofGeneration(2).get(0);
+        failed.exit(ExitStatus.ofCode(3));
+        step();
+        assertFalse(first.isDone(), "answered once the failed worker's last lines are in");
+        CompletableFuture<ReloadResult> merged = requestReload();
+        assertLogged("reload requested while generation 2's failure is reported: merged into one more reload after it");
+        assertTrue(spawner.ofGeneration(3).isEmpty(), "no generation starts beside a reload still being answered");
+
+        spawner.releaseTails();
+        step();
+        assertFalse(first.getNow(null).ok);
+        assertEquals(List.of("last words of " + failed.pid), first.getNow(null).stderr);
+        assertEquals(1, spawner.ofGeneration(3).size(), "the merged reload runs after it");
+
+        // Generation 3 fails the same way; a stop meanwhile drains generation 1 but waits for the answer.
+        spawner.holdTails = true;
+        spawner.ofGeneration(3).get(0).exit(ExitStatus.ofCode(3));
+        step();
+        supervisor.stop();
+        step();
+        assertTrue(happened(Kind.GENERATION_EXITED, 1));
+        assertFalse(finished, "the failed reload is answered before the supervisor finishes");
+        spawner.releaseTails();
+        step();
+        assertFalse(merged.getNow(null).ok);
+        assertTrue(finished);
+        assertEquals(1, count(Kind.STOPPED, -1, -1));
     }
 
     @Test
