@@ -13,6 +13,7 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -36,9 +37,7 @@ class StartingPriorityIT {
     @ParameterizedTest(name = "--starting-priority ''{0}''")
     @CsvSource({"'', 0, 19", "idle, 5, 0", "batch, 3, 0", "nice, 0, 19", "normal, 0, 0"})
     void lowWhileStartingNormalOnceReady(String option, int lowPolicy, int lowNice) throws Exception {
-        Path fifo = tmp.resolve("release");
-        Process mkfifo = new ProcessBuilder("mkfifo", fifo.toString()).inheritIO().start();
-        assertEquals(0, mkfifo.waitFor(), "mkfifo");
+        Path fifo = fifo();
         // The bound on the low priority (--starting-priority-for) must not end it before the checks below.
         SupervisorProcess.Builder b = SupervisorProcess.run(tmp).listen("web", "127.0.0.1:0").readyNotify()
                 .option("--starting-priority-for", "100s", "--ready-timeout", "240s");
@@ -66,6 +65,37 @@ class StartingPriorityIT {
             s.signal("TERM");
             assertEquals(0, s.awaitExit(Duration.ofSeconds(30)));
         }
+    }
+
+    /**
+     * A generation still starting after --starting-priority-for is raised to normal then, ready
+     * or not: a saturated machine gives low-priority threads no CPU, and the reload would starve.
+     */
+    @Test
+    void raisedToNormalWhenStartingLongerThanTheBound() throws Exception {
+        Path fifo = fifo();
+        try (SupervisorProcess s = SupervisorProcess.run(tmp).listen("web", "127.0.0.1:0").readyNotify()
+                .option("--starting-priority-for", "1s").command(Fixtures.python(), "-u", Fixtures.script("priority.py").toString(),
+                        fifo.toString()).start()) {
+            s.awaitReady(1);
+            s.signal("HUP");
+            Output.Match started = s.awaitLine("^\\[2\\.0 (\\d+)\\] PRIO-STARTED (\\d+) (\\d+)$", Duration.ofSeconds(60));
+            s.awaitLine("^supervisor: generation 2 not ready after 1s at low priority; raised to normal$", Duration.ofSeconds(60));
+            assertThreads(Long.parseLong(started.group(2)), SCHED_OTHER, 0, "generation 2 worker, still starting after the bound");
+            assertThreads(Long.parseLong(started.group(3)), SCHED_OTHER, 0, "generation 2 worker's child, still starting after the bound");
+            Files.writeString(fifo, "go\n");
+            s.awaitLine("^supervisor: generation 2 ready in .*draining generation 1$", Duration.ofSeconds(60));
+            s.signal("TERM");
+            assertEquals(0, s.awaitExit(Duration.ofSeconds(30)));
+        }
+    }
+
+    /** A FIFO the fixture's generation 2 waits on before its READY=1. */
+    private Path fifo() throws Exception {
+        Path fifo = tmp.resolve("release");
+        Process mkfifo = new ProcessBuilder("mkfifo", fifo.toString()).inheritIO().start();
+        assertEquals(0, mkfifo.waitFor(), "mkfifo");
+        return fifo;
     }
 
     /** Asserts policy and nice of every thread of {@code pid}; returns how many threads it has. */
