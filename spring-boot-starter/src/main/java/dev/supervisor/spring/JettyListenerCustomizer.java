@@ -15,6 +15,8 @@ import org.springframework.core.Ordered;
  * inherited socket ({@code ServerConnector.open(ServerSocketChannel)}, Jetty's way to pass a
  * channel before start), so it never binds. A graceful shutdown closes this process's copy only,
  * and serves every connection already taken before the connector stops ({@link JettyOwedConnections}).
+ * No acceptor threads: the selector accepts, so a stop can see every connection accepted (an acceptor
+ * thread between accept() and handing the channel over is invisible, and its connection was reset).
  */
 final class JettyListenerCustomizer implements WebServerFactoryCustomizer<ConfigurableJettyWebServerFactory>, Ordered {
     /** Null: no listener for this server (an actuator port that has no listener of its own). */
@@ -29,6 +31,7 @@ final class JettyListenerCustomizer implements WebServerFactoryCustomizer<Config
         if (listener == null) {
             return;
         }
+        factory.setAcceptors(0);
         factory.addServerCustomizers(server -> {
             for (Connector c : server.getConnectors()) {
                 if (c instanceof ServerConnector) {
