@@ -1,6 +1,9 @@
 package dev.supervisor.demo;
 
 import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.Socket;
 import java.net.StandardSocketOptions;
 import java.nio.channels.SelectionKey;
 import java.nio.channels.Selector;
@@ -50,9 +53,52 @@ public final class DemoWorker {
             System.exit(Wire.EXIT_USAGE);
             return;
         }
+        warmUp(body(System.getenv(), ProcessHandle.current().pid()));
         Activation.onDrain(worker::drain);
         worker.serve(Activation::ready);
         System.exit(Wire.EXIT_OK);
+    }
+
+    /** Requests the warm-up sends, half on fresh connections and half on one kept alive. */
+    static final int WARM_UP_REQUESTS = 2000;
+
+    /**
+     * Serves {@link #WARM_UP_REQUESTS} requests from a client thread over a private loopback
+     * listener before READY, so that the first requests after a reload meet compiled code, not a
+     * cold JVM: the serving path is this same loop.
+     */
+    static void warmUp(byte[] body) throws IOException {
+        try (ServerSocketChannel own = ServerSocketChannel.open()) {
+            own.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+            int port = ((InetSocketAddress) own.getLocalAddress()).getPort();
+            DemoWorker w = new DemoWorker(own, body);
+            Thread client = new Thread(() -> {
+                try {
+                    byte[] close = "GET / HTTP/1.1\r\nHost: warm-up\r\nConnection: close\r\n\r\n".getBytes(StandardCharsets.US_ASCII);
+                    byte[] keep = "GET / HTTP/1.1\r\nHost: warm-up\r\n\r\n".getBytes(StandardCharsets.US_ASCII);
+                    for (int i = 0; i < WARM_UP_REQUESTS / 2; i++) {
+                        try (Socket c = new Socket(InetAddress.getLoopbackAddress(), port)) {
+                            c.getOutputStream().write(close);
+                            c.getInputStream().readAllBytes();
+                        }
+                    }
+                    try (Socket c = new Socket(InetAddress.getLoopbackAddress(), port)) {
+                        byte[] buf = new byte[4096];
+                        for (int i = 0; i < WARM_UP_REQUESTS / 2; i++) {
+                            c.getOutputStream().write(keep);
+                            if (c.getInputStream().read(buf) < 0) {
+                                break;
+                            }
+                        }
+                    }
+                } catch (IOException e) {
+                    // a warm-up that ends early only leaves the JVM cooler
+                } finally {
+                    w.drain();
+                }
+            }, "demo-warm-up");
+            w.serve(client::start);
+        }
     }
 
     /** {"generation":G,"worker":W,"pid":P}; G and W are null outside a supervisor. */
