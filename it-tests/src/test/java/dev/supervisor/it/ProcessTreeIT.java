@@ -81,13 +81,13 @@ class ProcessTreeIT {
      */
     @Test
     void aProcessThatEscapedItsWorkerDoesNotOutliveStop() throws Exception {
-        Path pidFile = tmp.resolve("escaped.pid");
-        String escape = "(setsid env -i /bin/sh -c 'echo $$ > " + pidFile + "; exec sleep 300' &)";
+        // It says its pid on the worker's stdout, which it inherited: the supervisor prints the line.
+        String escape = "(setsid env -i /bin/sh -c 'echo ESCAPED $$; exec sleep 300' &)";
         String server = String.join(" ", Fixtures.worker("http").stream().map(a -> "'" + a + "'").toList());
         try (SupervisorProcess s = SupervisorProcess.run(tmp).listen("http", "127.0.0.1:0").readyNotify()
                 .command("/bin/sh", "-c", escape + "; exec " + server).start()) {
             s.awaitReady(1);
-            long escaped = awaitPid(pidFile);
+            long escaped = Long.parseLong(s.awaitLine("^\\[1\\.0 \\d+\\] ESCAPED (\\d+)$", STEP).group(1));
             assertTrue(!gone(escaped), "the escaped process runs");
             s.signal("TERM");
             assertEquals(0, s.awaitExit(STEP));
@@ -152,19 +152,6 @@ class ProcessTreeIT {
         assertEquals(0, p.exitValue(), "prlimit --pid " + pid + " --nofile=" + nofile);
     }
 
-    /** The pid a process wrote to {@code file}, once it has. */
-    private static long awaitPid(Path file) throws Exception {
-        long deadline = System.nanoTime() + STEP.toNanos();
-        while (true) {
-            String text = Files.exists(file) ? Files.readString(file).trim() : "";
-            if (!text.isEmpty()) {
-                return Long.parseLong(text);
-            }
-            assertTrue(System.nanoTime() < deadline, "nothing in " + file + " after " + STEP);
-            Thread.sleep(20); // no event to wait for: the file, with the deadline above
-        }
-    }
-
     /** Waits until {@code pid} has exited: a KILL is delivered at once, the exit follows when it next runs. */
     private static void awaitGone(long pid) throws InterruptedException {
         long deadline = System.nanoTime() + STEP.toNanos();
@@ -173,7 +160,7 @@ class ProcessTreeIT {
                 ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
                 throw new AssertionError("process " + pid + " still runs " + STEP + " after the supervisor stopped");
             }
-            Thread.sleep(20); // polling /proc, with the deadline above
+            Thread.sleep(20); // not our child: no exit event reaches this test, so /proc is polled, with the deadline above
         }
     }
 
