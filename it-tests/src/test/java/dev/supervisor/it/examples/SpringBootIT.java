@@ -32,16 +32,18 @@ import org.junit.jupiter.params.provider.MethodSource;
  * the JVM prints no warning and no "Picked up JDK_JAVA_OPTIONS" note. Outside supervisor the same
  * jar binds {@code server.port} as usual.
  *
- * <p>Reloads: 5 on JDK 17 for Tomcat (Boot's default server), 2 for Jetty and WebFlux and on
+ * <p>Reloads: 20 on JDK 17 for Tomcat (Boot's default server), 5 for Jetty and WebFlux, 2 on
  * JDK 25: each reload starts a Spring Boot JVM (seconds on 2 cores), and what differs between
  * servers and JDKs runs at every start. The slow request rides the last reload under load, so it
- * costs no reload of its own.
+ * costs no reload of its own. {@code -Dit.spring.other-reloads=20 -Dit.spring.jdk25-reloads=5}
+ * runs every case at the full count (about 15 min here).
  */
 @Timeout(value = 1800, unit = TimeUnit.SECONDS)
 class SpringBootIT {
-    /** -Dit.spring.reloads=N / -Dit.spring.short-reloads=N for a quicker or a longer look while working on the starter. */
-    static final int FULL_RELOADS = Integer.getInteger("it.spring.reloads", 5);
-    static final int SHORT_RELOADS = Integer.getInteger("it.spring.short-reloads", 2);
+    /** Reloads of Tomcat on JDK 17, of Jetty and WebFlux on JDK 17, and of every server on JDK 25. */
+    static final int TOMCAT_RELOADS = Integer.getInteger("it.spring.reloads", 20);
+    static final int OTHER_RELOADS = Integer.getInteger("it.spring.other-reloads", 5);
+    static final int JDK25_RELOADS = Integer.getInteger("it.spring.jdk25-reloads", 2);
     /** -Dit.spring.cases=tomcat17,jetty25: only those cases (example id and JDK); default all. */
     private static final String CASES = System.getProperty("it.spring.cases", "");
     /** A Boot JVM on a loaded 2-core machine can take a minute to be ready: the supervisor is given 120 s (--ready-timeout). */
@@ -58,9 +60,9 @@ class SpringBootIT {
     Path tmp;
 
     static Stream<Arguments> examplesAndJdks() {
-        return Stream.of(Arguments.of(SpringExample.TOMCAT, 17, FULL_RELOADS), Arguments.of(SpringExample.JETTY, 17, SHORT_RELOADS),
-                Arguments.of(SpringExample.WEBFLUX, 17, SHORT_RELOADS), Arguments.of(SpringExample.TOMCAT, 25, SHORT_RELOADS),
-                Arguments.of(SpringExample.JETTY, 25, SHORT_RELOADS), Arguments.of(SpringExample.WEBFLUX, 25, SHORT_RELOADS))
+        return Stream.of(Arguments.of(SpringExample.TOMCAT, 17, TOMCAT_RELOADS), Arguments.of(SpringExample.JETTY, 17, OTHER_RELOADS),
+                Arguments.of(SpringExample.WEBFLUX, 17, OTHER_RELOADS), Arguments.of(SpringExample.TOMCAT, 25, JDK25_RELOADS),
+                Arguments.of(SpringExample.JETTY, 25, JDK25_RELOADS), Arguments.of(SpringExample.WEBFLUX, 25, JDK25_RELOADS))
                 .filter(a -> CASES.isBlank() || List.of(CASES.split(",")).contains(((SpringExample) a.get()[0]).id + a.get()[1]));
     }
 
