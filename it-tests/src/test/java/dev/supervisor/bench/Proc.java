@@ -15,8 +15,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
-import jnr.posix.POSIX;
-import jnr.posix.POSIXFactory;
+import dev.supervisor.protocol.Libc;
+
 
 /**
  * A process the benchmark started: its merged stdout and stderr are copied to a log file and kept
@@ -34,7 +34,6 @@ final class Proc implements AutoCloseable {
         }
     }
 
-    private static final POSIX POSIX = POSIXFactory.getNativePOSIX();
 
     final String name;
     final Process process;
@@ -188,7 +187,7 @@ final class Proc implements AutoCloseable {
     }
 
     static void signal(long pid, int sig) {
-        POSIX.kill((int) pid, sig);
+        Libc.calls().kill((int) pid, sig);
     }
 
     /** TERM, then KILL (to the process and any process group it leads) if it has not exited by {@code grace}. */

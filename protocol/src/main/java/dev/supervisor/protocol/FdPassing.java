@@ -1,11 +1,9 @@
 package dev.supervisor.protocol;
 
 import java.io.IOException;
-import java.lang.ref.Reference;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 
-import jnr.ffi.Memory;
 import jnr.ffi.Pointer;
 
 /**
@@ -23,11 +21,6 @@ public final class FdPassing {
     /** A line (without its newline) and the fds that came with it; the receiver owns the fds. */
     public record Received(String line, int[] fds) {}
 
-    // struct msghdr, struct iovec and struct cmsghdr on LP64 Linux.
-    private static final int MSGHDR_BYTES = 56, MSG_IOV = 16, MSG_IOVLEN = 24, MSG_CONTROL = 32, MSG_CONTROLLEN = 40, MSG_FLAGS = 48;
-    private static final int IOVEC_BYTES = 16;
-    private static final int CMSG_HEADER = 16, CMSG_LEVEL = 8, CMSG_TYPE = 12;
-
     /** What one recvmsg brought: a number of bytes and the fds attached to them. */
     private record Chunk(int bytes, int[] fds) {}
 
@@ -42,10 +35,7 @@ public final class FdPassing {
      */
     public static Received request(String path, String request) throws IOException {
         Libc.Calls c = Libc.calls();
-        int fd = c.socket(Libc.AF_UNIX, Libc.SOCK_STREAM | Libc.SOCK_CLOEXEC, 0);
-        if (fd < 0) {
-            throw Libc.failure("socket(AF_UNIX, SOCK_STREAM)");
-        }
+        int fd = Libc.check(c.socket(Libc.AF_UNIX, Libc.SOCK_STREAM | Libc.SOCK_CLOEXEC, 0), "socket(AF_UNIX, SOCK_STREAM)");
         try {
             byte[] address;
             try {
@@ -78,20 +68,20 @@ public final class FdPassing {
         if (bytes.length < messages) {
             throw new IllegalArgumentException(fds.length + " fds need a line of at least " + messages + " bytes, got " + bytes.length);
         }
-        Pointer data = Memory.allocateDirect(Libc.runtime(), bytes.length);
+        Pointer data = Libc.allocate(bytes.length);
         data.put(0, bytes, 0, bytes.length);
+        MsgHdr msg = new MsgHdr(MsgHdr.rightsSpace(Math.min(fds.length, Wire.SCM_MAX_FD)));
         int offset = 0;
         for (int m = 0; m < messages; m++) {
             int from = m * Wire.SCM_MAX_FD;
             int count = Math.min(Wire.SCM_MAX_FD, fds.length - from);
             int end = m == messages - 1 ? bytes.length : offset + 1;
             // The fds go with the first sendmsg; a short write sends the rest of the bytes alone.
-            offset += sendmsg(socket, data, offset, end - offset, Arrays.copyOfRange(fds, from, from + count));
+            offset += sendmsg(msg, socket, data, offset, end - offset, Arrays.copyOfRange(fds, from, from + count));
             while (offset < end) {
-                offset += sendmsg(socket, data, offset, end - offset, new int[0]);
+                offset += sendmsg(msg, socket, data, offset, end - offset, new int[0]);
             }
         }
-        Reference.reachabilityFence(data);
     }
 
     /**
@@ -103,12 +93,13 @@ public final class FdPassing {
      *     {@link Wire#MAX_REQUEST_BYTES}, or fds were cut off (then none are kept open)
      */
     public static Received receive(int socket) throws IOException {
-        Pointer data = Memory.allocateDirect(Libc.runtime(), Wire.MAX_REQUEST_BYTES);
+        Pointer data = Libc.allocate(Wire.MAX_REQUEST_BYTES);
+        MsgHdr msg = new MsgHdr(MsgHdr.rightsSpace(Wire.SCM_MAX_FD));
         int length = 0;
         int[] fds = new int[0];
         try {
             while (true) {
-                Chunk chunk = recvmsg(socket, data, length, Wire.MAX_REQUEST_BYTES - length);
+                Chunk chunk = recvmsg(msg, socket, data, length, Wire.MAX_REQUEST_BYTES - length);
                 fds = concat(fds, chunk.fds());
                 int n = chunk.bytes();
                 if (n == 0) {
@@ -130,32 +121,11 @@ public final class FdPassing {
                 Libc.close(fd);
             }
             throw e;
-        } finally {
-            Reference.reachabilityFence(data);
         }
     }
 
-    private static int sendmsg(int socket, Pointer data, int offset, int length, int[] fds) throws IOException {
-        Pointer iov = iovec(data, offset, length);
-        Pointer msg = Memory.allocateDirect(Libc.runtime(), MSGHDR_BYTES, true);
-        msg.putAddress(MSG_IOV, iov.address());
-        msg.putLong(MSG_IOVLEN, 1);
-        Pointer control = null;
-        if (fds.length > 0) {
-            control = Memory.allocateDirect(Libc.runtime(), cmsgSpace(fds.length), true);
-            control.putLong(0, CMSG_HEADER + 4L * fds.length);
-            control.putInt(CMSG_LEVEL, Libc.SOL_SOCKET);
-            control.putInt(CMSG_TYPE, Libc.SCM_RIGHTS);
-            control.put(CMSG_HEADER, fds, 0, fds.length);
-            msg.putAddress(MSG_CONTROL, control.address());
-            msg.putLong(MSG_CONTROLLEN, cmsgSpace(fds.length));
-        }
-        long sent;
-        do {
-            sent = Libc.calls().sendmsg(socket, msg, Libc.MSG_NOSIGNAL);
-        } while (sent < 0 && Libc.errno() == Libc.EINTR);
-        Reference.reachabilityFence(iov);
-        Reference.reachabilityFence(control);
+    private static int sendmsg(MsgHdr msg, int socket, Pointer data, int offset, int length, int[] fds) throws IOException {
+        long sent = msg.data(data, offset, length).rights(fds).send(socket, Libc.MSG_NOSIGNAL);
         if (sent < 0) {
             throw Libc.failure("sendmsg(fd " + socket + ", " + fds.length + " fds)");
         }
@@ -163,25 +133,18 @@ public final class FdPassing {
     }
 
     /** One recvmsg into {@code data} at {@code offset}. */
-    private static Chunk recvmsg(int socket, Pointer data, int offset, int length) throws IOException {
-        Pointer iov = iovec(data, offset, length);
-        Pointer msg = Memory.allocateDirect(Libc.runtime(), MSGHDR_BYTES, true);
-        int controlBytes = cmsgSpace(Wire.SCM_MAX_FD);
-        Pointer control = Memory.allocateDirect(Libc.runtime(), controlBytes, true);
-        msg.putAddress(MSG_IOV, iov.address());
-        msg.putLong(MSG_IOVLEN, 1);
-        msg.putAddress(MSG_CONTROL, control.address());
-        msg.putLong(MSG_CONTROLLEN, controlBytes);
-        long n;
-        do {
-            n = Libc.calls().recvmsg(socket, msg, Libc.MSG_CMSG_CLOEXEC);
-        } while (n < 0 && Libc.errno() == Libc.EINTR);
-        Reference.reachabilityFence(iov);
+    private static Chunk recvmsg(MsgHdr msg, int socket, Pointer data, int offset, int length) throws IOException {
+        long n = msg.data(data, offset, length).receive(socket, Libc.MSG_CMSG_CLOEXEC);
         if (n < 0) {
             throw Libc.failure("recvmsg(fd " + socket + ")");
         }
-        int[] fds = rights(control, msg.getLong(MSG_CONTROLLEN));
-        if ((msg.getInt(MSG_FLAGS) & Libc.MSG_CTRUNC) != 0) {
+        int[] fds = new int[0];
+        for (MsgHdr.Cmsg m : msg.controlMessages()) {
+            if (m.level() == Libc.SOL_SOCKET && m.type() == Libc.SCM_RIGHTS) {
+                fds = concat(fds, m.ints());
+            }
+        }
+        if (msg.controlTruncated()) {
             for (int fd : fds) {
                 Libc.close(fd);
             }
@@ -189,40 +152,6 @@ public final class FdPassing {
             throw new IOException("recvmsg(fd " + socket + "): some fds were dropped (MSG_CTRUNC): is this process at its open file limit (ulimit -n)?");
         }
         return new Chunk((int) n, fds);
-    }
-
-    /** The fds of every SCM_RIGHTS header in the first {@code length} bytes of {@code control}. */
-    private static int[] rights(Pointer control, long length) {
-        int[] fds = new int[0];
-        long offset = 0;
-        while (offset + CMSG_HEADER <= length) {
-            long cmsgLen = control.getLong(offset);
-            if (cmsgLen < CMSG_HEADER) {
-                break;
-            }
-            if (control.getInt(offset + CMSG_LEVEL) == Libc.SOL_SOCKET && control.getInt(offset + CMSG_TYPE) == Libc.SCM_RIGHTS) {
-                int[] more = new int[(int) (cmsgLen - CMSG_HEADER) / 4];
-                control.get(offset + CMSG_HEADER, more, 0, more.length);
-                fds = concat(fds, more);
-            }
-            offset += align(cmsgLen);
-        }
-        return fds;
-    }
-
-    private static Pointer iovec(Pointer data, int offset, int length) {
-        Pointer iov = Memory.allocateDirect(Libc.runtime(), IOVEC_BYTES, true);
-        iov.putAddress(0, data.address() + offset);
-        iov.putLong(8, length);
-        return iov;
-    }
-
-    private static int cmsgSpace(int fds) {
-        return CMSG_HEADER + (int) align(4L * fds);
-    }
-
-    private static long align(long n) {
-        return (n + 7) & ~7L;
     }
 
     private static int indexOf(Pointer data, int from, int length, byte b) {

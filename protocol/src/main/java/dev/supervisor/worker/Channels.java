@@ -92,7 +92,7 @@ final class Channels {
         }
 
         static Socket probe(int fd, String name) {
-            int type = Libc.socketOption(fd, Libc.SO_TYPE);
+            int type = Libc.socketOption(fd, Libc.SOL_SOCKET, Libc.SO_TYPE);
             if (type < 0) {
                 int errno = Libc.errno();
                 String what = errno == Libc.EBADF ? "is not open"
@@ -101,7 +101,7 @@ final class Channels {
                         + ": the process that started this one set LISTEN_FDS but did not pass the socket on this fd");
             }
             int family = Libc.family(fd);
-            boolean listening = type == Libc.SOCK_STREAM && Libc.socketOption(fd, Libc.SO_ACCEPTCONN) == 1;
+            boolean listening = type == Libc.SOCK_STREAM && Libc.socketOption(fd, Libc.SOL_SOCKET, Libc.SO_ACCEPTCONN) == 1;
             return new Socket(fd, name, family, type, listening);
         }
 

@@ -69,7 +69,7 @@ class FdPassingTest {
                 assertFalse(Arrays.stream(sent).anyMatch(s -> s == fd), "a received fd is a new fd");
                 assertTrue(RawSockets.isCloexec(received[i]), "received fds are FD_CLOEXEC");
                 int type = i % 2 == 0 ? Libc.SOCK_STREAM : Libc.SOCK_DGRAM;
-                assertEquals(type, Libc.socketOption(received[i], Libc.SO_TYPE), "fd " + i + " is the socket sent in place " + i);
+                assertEquals(type, Libc.socketOption(received[i], Libc.SOL_SOCKET, Libc.SO_TYPE), "fd " + i + " is the socket sent in place " + i);
             }
             assertEquals(RawSockets.localAddress(listener), RawSockets.localAddress(received[0]));
         } finally {

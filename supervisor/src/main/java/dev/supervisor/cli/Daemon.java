@@ -30,7 +30,9 @@ import dev.supervisor.daemon.ReloadResult;
 import dev.supervisor.daemon.Supervisor;
 import dev.supervisor.daemon.Sockets;
 import dev.supervisor.daemon.SystemdNotifier;
+import dev.supervisor.protocol.Libc;
 import dev.supervisor.protocol.ListenFds;
+import dev.supervisor.protocol.NativeException;
 import dev.supervisor.protocol.Wire;
 import sun.misc.Signal;
 
@@ -93,12 +95,31 @@ final class Daemon {
             return next;
         };
         // Each worker's own NOTIFY_SOCKET, beside the control socket: notify-PID-N.sock.
-        NotifySocket notify = NotifySocket.open(controlPath.toAbsolutePath().getParent(), "notify-" + ProcessHandle.current().pid(), user, log);
-        Supervisor supervisor = new Supervisor(new PosixSpawner(wrapper, notify, log), (name, address) -> {
+        NotifySocket notify;
+        try {
+            notify = NotifySocket.open(controlPath.toAbsolutePath().getParent(), "notify-" + ProcessHandle.current().pid(), user, log);
+        } catch (NativeException e) {
+            log.info("cannot start: " + e.getMessage());
+            return Wire.EXIT_UNAVAILABLE;
+        }
+        PosixSpawner spawner;
+        try {
+            spawner = new PosixSpawner(wrapper, notify, log);
+        } catch (NativeException e) {
+            log.info("cannot start: " + e.getMessage());
+            notify.close();
+            return Wire.EXIT_UNAVAILABLE;
+        }
+        Supervisor supervisor = new Supervisor(spawner, (name, address) -> {
             Integer fd = inherited.remove(name);
             return fd == null ? Sockets.bind(name, address) : Sockets.inherited(name, address, fd);
         }, configSource, Environment.current(), workerEnv, log);
-        SystemdNotifier manager = SystemdNotifier.of(System.getenv(Wire.NOTIFY_SOCKET));
+        SystemdNotifier manager = null;
+        try {
+            manager = SystemdNotifier.of(System.getenv(Wire.NOTIFY_SOCKET));
+        } catch (NativeException e) {
+            log.info("cannot notify the service manager at NOTIFY_SOCKET: " + e.getMessage());
+        }
         if (manager != null) {
             supervisor.reportTo(manager::send);
         }
@@ -146,8 +167,12 @@ final class Daemon {
             notify.start();
             // An ignored disposition we inherited (nohup, a shell's background job) would make the
             // JVM refuse these handlers: every one starts from the default.
-            for (int sig : new int[] {Posix.SIGHUP, Posix.SIGINT, Posix.SIGTERM, Posix.SIGUSR1, Posix.SIGUSR2}) {
-                Posix.defaultAction(sig);
+            for (int sig : new int[] {Libc.SIGHUP, Libc.SIGINT, Libc.SIGTERM, Libc.SIGUSR1, Libc.SIGUSR2}) {
+                try {
+                    Posix.defaultAction(sig);
+                } catch (NativeException e) {
+                    log.info(e.getMessage() + "; a signal our parent had us ignore may stay ignored");
+                }
             }
             Signal.handle(new Signal("HUP"), s -> supervisor.reload("SIGHUP", this::logReload));
             Signal.handle(new Signal("TERM"), s -> supervisor.stop());
@@ -175,7 +200,12 @@ final class Daemon {
         if (fds != null) {
             for (int i = 0; i < fds.count(); i++) {
                 int fd = Wire.LISTEN_FDS_START + i;
-                Posix.setCloexec(fd);
+                try {
+                    Posix.setCloexec(fd); // only the dups we hand out reach a worker
+                } catch (NativeException e) {
+                    log.info("ignoring inherited fd " + fd + ": " + e.getMessage());
+                    continue;
+                }
                 byName.putIfAbsent(fds.names().get(i), fd);
             }
         }

@@ -17,6 +17,7 @@ import java.util.Map;
 
 import com.fasterxml.jackson.databind.JsonNode;
 
+import dev.supervisor.protocol.Libc;
 import dev.supervisor.protocol.ListenFds;
 import dev.supervisor.protocol.Message;
 import dev.supervisor.protocol.Wire;
@@ -260,7 +261,7 @@ public final class Config {
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException(drainSignalName + ": " + e.getMessage());
         }
-        if (drainSignal == Posix.SIGKILL || drainSignal == Signals.parse("STOP")) {
+        if (drainSignal == Libc.SIGKILL || drainSignal == Signals.parse("STOP")) {
             throw new IllegalArgumentException(drainSignalName + " " + Signals.name(drainSignal)
                     + " cannot be handled: a draining worker must be able to finish");
         }

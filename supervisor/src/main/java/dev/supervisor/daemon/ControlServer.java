@@ -20,6 +20,7 @@ import java.util.function.Consumer;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
 import dev.supervisor.protocol.FdPassing;
+import dev.supervisor.protocol.Libc;
 import dev.supervisor.protocol.Message;
 import dev.supervisor.protocol.Wire;
 
@@ -85,7 +86,7 @@ public final class ControlServer implements AutoCloseable {
      * live one, binds and restricts the socket.
      */
     public static ControlServer open(Path path, ProcessWrapper.User workers) throws IOException {
-        int uid = Posix.libc().getuid();
+        int uid = Libc.calls().getuid();
         int workerGid = ControlDirectory.workerGid(workers, uid);
         Path dir = path.toAbsolutePath().getParent();
         ControlDirectory.prepare(dir, uid, workerGid);
@@ -176,7 +177,7 @@ public final class ControlServer implements AutoCloseable {
                 ControlServer.this.close(key);
             } finally {
                 for (int fd : fds) {
-                    Posix.close(fd);
+                    Libc.close(fd);
                 }
             }
         }

@@ -5,6 +5,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.atomic.AtomicBoolean;
 
+import dev.supervisor.protocol.Libc;
+
 /**
  * A bound socket under the name one config gives it. The socket is the listener's identity: a
  * reload that renames it, swaps two names or spells its address differently gets the same
@@ -40,7 +42,7 @@ public final class Listener {
 
         void close() {
             if (closed.compareAndSet(false, true)) {
-                Posix.close(fd);
+                Libc.close(fd);
                 if (address.kind() == Address.Kind.UNIX && !inherited) {
                     try {
                         Files.deleteIfExists(Path.of(address.path()));

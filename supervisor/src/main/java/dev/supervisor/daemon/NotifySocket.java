@@ -10,6 +10,10 @@ import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 
+import dev.supervisor.protocol.Libc;
+import dev.supervisor.protocol.MsgHdr;
+import dev.supervisor.protocol.NativeException;
+
 import jnr.ffi.Pointer;
 
 /**
@@ -23,8 +27,6 @@ import jnr.ffi.Pointer;
 public final class NotifySocket implements AutoCloseable {
     private static final int MAX_MESSAGE = 4096;
     private static final int CONTROL_BYTES = 512;
-    private static final int SCM_RIGHTS = 1;
-    private static final int MSG_CMSG_CLOEXEC = 0x40000000;
     private static final int MAX_ANCESTRY = 8;
 
     /** What a worker's socket received: the text, when it was read, and the sender's pid. */
@@ -63,10 +65,10 @@ public final class NotifySocket implements AutoCloseable {
     private final String prefix;
     private final int workerGid;
     private final int workerUid;
-    private final int ownUid = Posix.libc().getuid();
+    private final int ownUid = Libc.calls().getuid();
     private final Log log;
     private final AtomicLong seq = new AtomicLong();
-    private final int[] wake = Posix.pipe();
+    private final int[] wake;
     private final ConcurrentLinkedQueue<Endpoint> added = new ConcurrentLinkedQueue<>();
     private final ConcurrentLinkedQueue<Endpoint> closed = new ConcurrentLinkedQueue<>();
     private final AtomicBoolean stopped = new AtomicBoolean();
@@ -74,7 +76,8 @@ public final class NotifySocket implements AutoCloseable {
     private final List<Endpoint> open = new ArrayList<>();
     private Thread reader;
 
-    private NotifySocket(Path dir, String prefix, ProcessWrapper.User workers, Log log) {
+    private NotifySocket(Path dir, String prefix, ProcessWrapper.User workers, Log log) throws NativeException {
+        this.wake = Posix.pipe();
         this.dir = dir;
         this.prefix = prefix;
         boolean other = workers != null && workers.uid != ownUid;
@@ -88,7 +91,7 @@ public final class NotifySocket implements AutoCloseable {
      * {@code PREFIX-N.sock}: mode 0600, or with {@code workers} (--user) 0620 of the workers'
      * group, so that workers can send to them.
      */
-    public static NotifySocket open(Path dir, String prefix, ProcessWrapper.User workers, Log log) {
+    public static NotifySocket open(Path dir, String prefix, ProcessWrapper.User workers, Log log) throws NativeException {
         return new NotifySocket(dir, prefix, workers, log);
     }
 
@@ -99,26 +102,23 @@ public final class NotifySocket implements AutoCloseable {
         reader.start();
     }
 
-    /** Binds a new socket whose messages go to {@code receiver}. */
-    public Endpoint add(Receiver receiver) {
+    /**
+     * Binds a new socket whose messages go to {@code receiver}.
+     *
+     * @throws IOException naming what failed (socket, bind, the socket file's mode): nothing is left open
+     */
+    public Endpoint add(Receiver receiver) throws IOException {
         Path path = dir.resolve(prefix + "-" + seq.incrementAndGet() + ".sock");
+        Files.deleteIfExists(path);
+        Libc.Calls c = Libc.calls();
+        int fd = Libc.check(c.socket(Libc.AF_UNIX, Libc.SOCK_DGRAM | Libc.SOCK_CLOEXEC, 0), "socket(AF_UNIX, SOCK_DGRAM)");
         try {
-            Files.deleteIfExists(path);
-        } catch (IOException e) {
-            throw new IllegalStateException("cannot remove old " + path + ": " + e.getMessage());
-        }
-        Posix.LibC c = Posix.libc();
-        int fd = Posix.check(c.socket(Posix.AF_UNIX, Posix.SOCK_DGRAM | Posix.SOCK_CLOEXEC, 0), "socket(AF_UNIX, SOCK_DGRAM)");
-        try {
-            byte[] sa = Posix.sockaddrUnix(path.toString());
-            Posix.check(c.bind(fd, sa, sa.length), "bind(" + path + ")");
-            Posix.check(c.setsockopt(fd, Posix.SOL_SOCKET, Posix.SO_PASSCRED, new int[] {1}, 4), "setsockopt(" + path + ", SO_PASSCRED)");
+            byte[] sa = Libc.unixAddress(path.toString());
+            Libc.check(c.bind(fd, sa, sa.length), "bind(" + path + ")");
+            Libc.check(c.setsockopt(fd, Libc.SOL_SOCKET, Libc.SO_PASSCRED, new int[] {1}, 4), "setsockopt(" + path + ", SO_PASSCRED)");
             ControlDirectory.restrictNotifySocket(path, workerGid);
-        } catch (IOException e) {
-            Posix.close(fd);
-            throw new IllegalStateException("cannot set the mode of " + path + ": " + e.getMessage());
-        } catch (RuntimeException e) {
-            Posix.close(fd);
+        } catch (IOException | RuntimeException e) {
+            Libc.close(fd);
             throw e;
         }
         Endpoint ep = new Endpoint(path, fd, receiver);
@@ -128,11 +128,11 @@ public final class NotifySocket implements AutoCloseable {
     }
 
     private void wake() {
-        Posix.libc().write(wake[1], new byte[] {1}, 1);
+        Libc.calls().write(wake[1], new byte[] {1}, 1);
     }
 
     private void readLoop() {
-        Posix.LibC c = Posix.libc();
+        Libc.Calls c = Libc.calls();
         Message m = new Message();
         byte[] scratch = new byte[64];
         while (!stopped.get()) {
@@ -140,29 +140,27 @@ public final class NotifySocket implements AutoCloseable {
                 open.add(e);
             }
             for (Endpoint e; (e = closed.poll()) != null; ) {
-                while (receive(e, m, Posix.MSG_DONTWAIT)) {
+                while (receive(e, m, Libc.MSG_DONTWAIT)) {
                     // what the worker sent before it was reaped still counts
                 }
                 open.remove(e);
                 release(e);
             }
-            int n = open.size() + 1;
-            Pointer fds = Posix.allocate(8 * n);
-            fds.putInt(0, wake[0]);
-            fds.putShort(4, (short) Posix.POLLIN);
+            int[] fds = new int[open.size() + 1];
+            fds[0] = wake[0];
             for (int i = 0; i < open.size(); i++) {
-                fds.putInt(8L * (i + 1), open.get(i).fd);
-                fds.putShort(8L * (i + 1) + 4, (short) Posix.POLLIN);
+                fds[i + 1] = open.get(i).fd;
             }
-            if (c.poll(fds, n, -1) < 0) {
+            short[] ready = Posix.pollIn(fds);
+            if (ready == null) {
                 continue; // EINTR
             }
-            if (fds.getShort(6) != 0) {
+            if (ready[0] != 0) {
                 c.read(wake[0], scratch, scratch.length);
             }
             for (int i = 0; i < open.size(); i++) {
-                if (fds.getShort(8L * (i + 1) + 6) != 0) {
-                    receive(open.get(i), m, Posix.MSG_DONTWAIT);
+                if (ready[i + 1] != 0) {
+                    receive(open.get(i), m, Libc.MSG_DONTWAIT);
                 }
             }
         }
@@ -190,23 +188,12 @@ public final class NotifySocket implements AutoCloseable {
 
     /** recvmsg(2) buffers, reused for every datagram. */
     private static final class Message {
-        final Pointer data = Posix.allocate(MAX_MESSAGE);
-        final Pointer control = Posix.allocate(CONTROL_BYTES);
-        final Pointer iov = Posix.allocate(16);
-        final Pointer msg = Posix.allocate(56);
+        final Pointer data = Libc.allocate(MAX_MESSAGE);
+        final MsgHdr msg = new MsgHdr(CONTROL_BYTES);
         final byte[] bytes = new byte[MAX_MESSAGE];
 
         long receive(int fd, int flags) {
-            iov.putPointer(0, data);
-            iov.putLong(8, MAX_MESSAGE);
-            msg.putLong(0, 0); // msg_name
-            msg.putInt(8, 0);
-            msg.putPointer(16, iov);
-            msg.putLong(24, 1);
-            msg.putPointer(32, control);
-            msg.putLong(40, CONTROL_BYTES);
-            msg.putInt(48, 0);
-            long n = Posix.libc().recvmsg(fd, msg, flags | MSG_CMSG_CLOEXEC);
+            long n = msg.data(data, 0, MAX_MESSAGE).receive(fd, flags | Libc.MSG_CMSG_CLOEXEC);
             if (n >= 0) {
                 data.get(0, bytes, 0, (int) n);
             }
@@ -215,24 +202,19 @@ public final class NotifySocket implements AutoCloseable {
 
         /** {pid, uid} from SCM_CREDENTIALS, or null; closes any fds a sender slipped in with SCM_RIGHTS. */
         long[] credentials() {
-            long controlLen = msg.getLong(40);
             long[] cred = null;
-            long off = 0;
-            while (off + 16 <= controlLen) {
-                long len = control.getLong(off);
-                int level = control.getInt(off + 8);
-                int type = control.getInt(off + 12);
-                if (len < 16) {
-                    break;
+            for (MsgHdr.Cmsg m : msg.controlMessages()) {
+                if (m.level() != Libc.SOL_SOCKET) {
+                    continue;
                 }
-                if (level == Posix.SOL_SOCKET && type == Posix.SCM_CREDENTIALS) {
-                    cred = new long[] {control.getInt(off + 16), Integer.toUnsignedLong(control.getInt(off + 20))};
-                } else if (level == Posix.SOL_SOCKET && type == SCM_RIGHTS) {
-                    for (long p = off + 16; p + 4 <= off + len; p += 4) {
-                        Posix.close(control.getInt(p));
+                int[] v = m.ints();
+                if (m.type() == Libc.SCM_CREDENTIALS && v.length >= 2) {
+                    cred = new long[] {v[0], Integer.toUnsignedLong(v[1])};
+                } else if (m.type() == Libc.SCM_RIGHTS) {
+                    for (int fd : v) {
+                        Libc.close(fd);
                     }
                 }
-                off += (len + 7) & ~7L;
             }
             return cred;
         }
@@ -275,14 +257,14 @@ public final class NotifySocket implements AutoCloseable {
                 open.addAll(added);
                 open.forEach(NotifySocket::release);
                 open.clear();
-                Posix.close(wake[0]);
-                Posix.close(wake[1]);
+                Libc.close(wake[0]);
+                Libc.close(wake[1]);
             }
         }
     }
 
     private static void release(Endpoint e) {
-        Posix.close(e.fd);
+        Libc.close(e.fd);
         try {
             Files.deleteIfExists(e.path);
         } catch (IOException ignored) {

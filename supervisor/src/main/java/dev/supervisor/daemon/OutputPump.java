@@ -10,7 +10,8 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 
-import jnr.ffi.Pointer;
+import dev.supervisor.protocol.Libc;
+import dev.supervisor.protocol.NativeException;
 
 /**
  * Passes every worker's stdout and stderr through, line by line, with a {@code [gen.worker pid]}
@@ -89,10 +90,14 @@ final class OutputPump implements Runnable {
     }
 
     private final ConcurrentLinkedQueue<Stream> added = new ConcurrentLinkedQueue<>();
-    private final int[] wake = Posix.pipe();
+    private final int[] wake;
     private final List<Stream> streams = new ArrayList<>();
 
-    static OutputPump start() {
+    private OutputPump() throws NativeException {
+        wake = Posix.pipe();
+    }
+
+    static OutputPump start() throws NativeException {
         OutputPump pump = new OutputPump();
         Thread t = new Thread(pump, "output-pump");
         t.setDaemon(true);
@@ -103,43 +108,41 @@ final class OutputPump implements Runnable {
     /** Takes ownership of {@code fd}: it is read until EOF, then closed here. */
     void add(Stream s) {
         added.add(s);
-        Posix.libc().write(wake[1], new byte[] {1}, 1);
+        Libc.calls().write(wake[1], new byte[] {1}, 1);
     }
 
     @Override
     public void run() {
         byte[] buf = new byte[64 * 1024];
-        Posix.LibC c = Posix.libc();
+        Libc.Calls c = Libc.calls();
         while (true) {
             for (Stream s; (s = added.poll()) != null; ) {
                 streams.add(s);
             }
-            int n = streams.size() + 1;
-            Pointer fds = Posix.allocate(8 * n);
-            fds.putInt(0, wake[0]);
-            fds.putShort(4, (short) Posix.POLLIN);
+            int[] fds = new int[streams.size() + 1];
+            fds[0] = wake[0];
             for (int i = 0; i < streams.size(); i++) {
-                fds.putInt(8L * (i + 1), streams.get(i).fd);
-                fds.putShort(8L * (i + 1) + 4, (short) Posix.POLLIN);
+                fds[i + 1] = streams.get(i).fd;
             }
-            if (c.poll(fds, n, -1) < 0) {
+            short[] ready = Posix.pollIn(fds);
+            if (ready == null) {
                 continue; // EINTR
             }
-            if (fds.getShort(6) != 0) {
+            if (ready[0] != 0) {
                 c.read(wake[0], buf, buf.length);
             }
             List<Stream> done = new ArrayList<>();
             for (int i = 0; i < streams.size(); i++) {
-                if (fds.getShort(8L * (i + 1) + 6) == 0) {
+                if (ready[i + 1] == 0) {
                     continue;
                 }
                 Stream s = streams.get(i);
                 long r = c.read(s.fd, buf, buf.length);
                 if (r > 0) {
                     s.consume(buf, (int) r);
-                } else if (r == 0 || Posix.errno() != Posix.EINTR) {
+                } else if (r == 0 || Libc.errno() != Libc.EINTR) {
                     s.emit();
-                    Posix.close(s.fd);
+                    Libc.close(s.fd);
                     s.eof.complete(null);
                     done.add(s);
                 }

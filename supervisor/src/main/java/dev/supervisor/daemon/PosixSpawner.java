@@ -1,5 +1,6 @@
 package dev.supervisor.daemon;
 
+import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -12,6 +13,8 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Consumer;
 
+import dev.supervisor.protocol.Libc;
+import dev.supervisor.protocol.NativeException;
 import dev.supervisor.protocol.Wire;
 
 /**
@@ -25,7 +28,7 @@ public final class PosixSpawner implements Spawner {
      */
     static final String SHIM = "LISTEN_PID=$$; export LISTEN_PID; exec \"$0\" \"$@\"";
 
-    private final OutputPump pump = OutputPump.start();
+    private final OutputPump pump;
     private final NotifySocket notify;
     /** Runs before COMMAND in the same process (setpriv: parent-death signal, --user); may be empty. */
     private final List<String> wrapper;
@@ -38,7 +41,8 @@ public final class PosixSpawner implements Spawner {
 
     private final ProcessTree trees;
 
-    public PosixSpawner(List<String> wrapper, NotifySocket notify, Log log) {
+    public PosixSpawner(List<String> wrapper, NotifySocket notify, Log log) throws NativeException {
+        this.pump = OutputPump.start();
         this.wrapper = List.copyOf(wrapper);
         this.notify = notify;
         this.trees = new ProcessTree(log);
@@ -110,21 +114,21 @@ public final class PosixSpawner implements Spawner {
             PosixProcess p = new PosixProcess(pid, stderr, tree, notifyEnd, priority);
             notifyEnd = null;
             return p;
-        } catch (NativeException | IllegalStateException e) {
+        } catch (IOException | IllegalStateException e) {
             throw new SpawnException("cannot start " + new String(spec.argv.get(0), StandardCharsets.UTF_8) + ": " + e.getMessage());
         } finally {
             if (notifyEnd != null) {
                 notifyEnd.close();
             }
             for (int fd : parentCopies) {
-                Posix.close(fd);
+                Libc.close(fd);
             }
             for (int[] p : new int[][] {out, err}) {
                 if (p != null) {
                     if (p[0] >= 0) {
-                        Posix.close(p[0]);
+                        Libc.close(p[0]);
                     }
-                    Posix.close(p[1]);
+                    Libc.close(p[1]);
                 }
             }
         }
@@ -199,7 +203,7 @@ public final class PosixSpawner implements Spawner {
 
         @Override
         public void kill() {
-            trees.signal(tree, Posix.SIGKILL);
+            trees.signal(tree, Libc.SIGKILL);
         }
 
         @Override

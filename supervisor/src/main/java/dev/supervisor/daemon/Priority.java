@@ -11,6 +11,8 @@ import java.util.HashSet;
 import java.util.Set;
 import java.util.function.IntPredicate;
 
+import dev.supervisor.protocol.Libc;
+
 /**
  * --starting-priority: the CPU priority a worker starts at, until its generation is ready, so that
  * a starting generation takes only the CPU the serving one leaves idle. {@code idle} (SCHED_IDLE),
@@ -20,7 +22,7 @@ import java.util.function.IntPredicate;
  * a thread inherits them from its creator: once every thread is normal, so are the ones made later.
  */
 public enum Priority {
-    IDLE(Posix.SCHED_IDLE), BATCH(Posix.SCHED_BATCH), NICE(Posix.SCHED_OTHER), NORMAL(Posix.SCHED_OTHER);
+    IDLE(Libc.SCHED_IDLE), BATCH(Libc.SCHED_BATCH), NICE(Libc.SCHED_OTHER), NORMAL(Libc.SCHED_OTHER);
 
     /** The nice value of {@link #NICE}. */
     static final int LOW_NICE = 19;
@@ -107,7 +109,7 @@ public enum Priority {
         if (this == NICE) {
             return Posix.getNice(tid) == LOW_NICE && Posix.setNice(tid, 0);
         }
-        return Posix.schedPolicy(tid) == policy && Posix.setSchedPolicy(tid, Posix.SCHED_OTHER);
+        return Posix.schedPolicy(tid) == policy && Posix.setSchedPolicy(tid, Libc.SCHED_OTHER);
     }
 
     /**

@@ -9,6 +9,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
+import dev.supervisor.protocol.Libc;
 import dev.supervisor.protocol.Wire;
 
 /**
@@ -115,7 +116,7 @@ final class ProcessTree {
         }
         // Strays are our unreaped children, so their pids cannot have been reused; their descendants
         // could in the moment between this walk and the KILL, a window as small as the walk.
-        all.forEach(pid -> Posix.kill(pid, Posix.SIGKILL));
+        all.forEach(pid -> Posix.kill(pid, Libc.SIGKILL));
         return all.size();
     }
 

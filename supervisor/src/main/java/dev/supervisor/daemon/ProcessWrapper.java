@@ -5,6 +5,8 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 
+import dev.supervisor.protocol.Libc;
+
 /**
  * What runs between the LISTEN_PID shim and COMMAND, in the same process: util-linux setpriv,
  * which sets the parent-death signal (a worker dies with a KILLed supervisor instead of holding
@@ -59,7 +61,7 @@ public final class ProcessWrapper {
                 throw new IllegalArgumentException("--user " + spec + ": no group '" + groupName + "'");
             }
         }
-        int own = Posix.libc().getuid();
+        int own = Libc.calls().getuid();
         if (own != 0 && own != ids[0]) {
             throw new IllegalArgumentException("--user " + spec + " needs the supervisor to run as root (it runs as uid " + own + ")");
         }

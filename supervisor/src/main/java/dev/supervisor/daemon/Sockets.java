@@ -14,14 +14,14 @@ import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFileAttributes;
 
-import jnr.ffi.byref.IntByReference;
+import dev.supervisor.protocol.Libc;
+import dev.supervisor.protocol.NativeException;
 
 /** Binds listeners as systemd's socket units would: the family the address asks for, FD_CLOEXEC. */
 public final class Sockets {
     private Sockets() {}
 
     static final int BACKLOG = 4096;
-    private static final int SO_ACCEPTCONN = 30;
 
     /** A bound (and, for streams, listening) socket for {@code a}; the caller owns the fd. */
     public static Listener bind(String name, Address a) {
@@ -34,7 +34,7 @@ public final class Sockets {
     }
 
     private static Listener bindInet(String name, Address a) {
-        int type = a.kind() == Address.Kind.UDP ? Posix.SOCK_DGRAM : Posix.SOCK_STREAM;
+        int type = a.kind() == Address.Kind.UDP ? Libc.SOCK_DGRAM : Libc.SOCK_STREAM;
         InetAddress host = null;
         if (a.host() != null) {
             try {
@@ -43,26 +43,26 @@ public final class Sockets {
                 throw new ListenerException("listener " + name + "=" + a + ": cannot resolve host '" + a.host() + "'", false);
             }
         }
-        Posix.LibC c = Posix.libc();
+        Libc.Calls c = Libc.calls();
         boolean v6 = host == null || host instanceof Inet6Address;
-        int fd = c.socket(v6 ? Posix.AF_INET6 : Posix.AF_INET, type | Posix.SOCK_CLOEXEC, 0);
+        int fd = c.socket(v6 ? Libc.AF_INET6 : Libc.AF_INET, type | Libc.SOCK_CLOEXEC, 0);
         if (fd < 0 && host == null) {
             v6 = false; // no IPv6 on this host: every address means every IPv4 address
-            fd = c.socket(Posix.AF_INET, type | Posix.SOCK_CLOEXEC, 0);
+            fd = c.socket(Libc.AF_INET, type | Libc.SOCK_CLOEXEC, 0);
         }
         if (fd < 0) {
-            throw new ListenerException("socket() for " + name + "=" + a + " failed: " + Posix.describe(Posix.errno()), true);
+            throw new ListenerException("socket() for " + name + "=" + a + " failed: " + Libc.describe(Libc.errno()), true);
         }
         try {
-            c.setsockopt(fd, Posix.SOL_SOCKET, Posix.SO_REUSEADDR, new int[] {1}, 4);
+            c.setsockopt(fd, Libc.SOL_SOCKET, Libc.SO_REUSEADDR, new int[] {1}, 4);
             if (v6 && host == null) {
-                c.setsockopt(fd, Posix.IPPROTO_IPV6, Posix.IPV6_V6ONLY, new int[] {0}, 4);
+                c.setsockopt(fd, Libc.IPPROTO_IPV6, Libc.IPV6_V6ONLY, new int[] {0}, 4);
             }
             byte[] sa = v6 ? sockaddrIn6(host == null ? null : (Inet6Address) host, a.port()) : sockaddrIn((Inet4Address) host, a.port());
             bindAndListen(fd, sa, a, type);
             return new Listener(name, a, fd, (a.kind() == Address.Kind.UDP ? "udp://" : "tcp://") + localAddress(fd));
         } catch (RuntimeException e) {
-            Posix.close(fd);
+            Libc.close(fd);
             throw e;
         }
     }
@@ -70,16 +70,16 @@ public final class Sockets {
     private static Listener bindUnix(String name, Address a) {
         Path path = Path.of(a.path());
         removeStale(name, a, path);
-        int fd = Posix.libc().socket(Posix.AF_UNIX, Posix.SOCK_STREAM | Posix.SOCK_CLOEXEC, 0);
+        int fd = Libc.calls().socket(Libc.AF_UNIX, Libc.SOCK_STREAM | Libc.SOCK_CLOEXEC, 0);
         if (fd < 0) {
-            throw new ListenerException("socket(AF_UNIX) for " + name + "=" + a + " failed: " + Posix.describe(Posix.errno()), true);
+            throw new ListenerException("socket(AF_UNIX) for " + name + "=" + a + " failed: " + Libc.describe(Libc.errno()), true);
         }
         try {
-            byte[] sa = Posix.sockaddrUnix(a.path());
-            bindAndListen(fd, sa, a, Posix.SOCK_STREAM);
+            byte[] sa = Libc.unixAddress(a.path());
+            bindAndListen(fd, sa, a, Libc.SOCK_STREAM);
             return new Listener(name, a, fd, a.toString());
         } catch (RuntimeException e) {
-            Posix.close(fd);
+            Libc.close(fd);
             throw e;
         }
     }
@@ -107,20 +107,20 @@ public final class Sockets {
     }
 
     private static void bindAndListen(int fd, byte[] sa, Address a, int type) {
-        Posix.LibC c = Posix.libc();
+        Libc.Calls c = Libc.calls();
         if (c.bind(fd, sa, sa.length) != 0) {
-            int errno = Posix.errno();
+            int errno = Libc.errno();
             String hint = errno == 13 ? ": run as root or use a port above 1023" : errno == 98 ? ": another process listens there" : "";
-            throw new ListenerException("bind(" + a + ") failed: " + Posix.describe(errno) + hint, true);
+            throw new ListenerException("bind(" + a + ") failed: " + Libc.describe(errno) + hint, true);
         }
-        if (type == Posix.SOCK_STREAM && c.listen(fd, BACKLOG) != 0) {
-            throw new ListenerException("listen(" + a + ") failed: " + Posix.describe(Posix.errno()), true);
+        if (type == Libc.SOCK_STREAM && c.listen(fd, BACKLOG) != 0) {
+            throw new ListenerException("listen(" + a + ") failed: " + Libc.describe(Libc.errno()), true);
         }
     }
 
     static byte[] sockaddrIn(Inet4Address host, int port) {
         ByteBuffer b = ByteBuffer.allocate(16).order(ByteOrder.nativeOrder());
-        b.putShort((short) Posix.AF_INET);
+        b.putShort((short) Libc.AF_INET);
         b.order(ByteOrder.BIG_ENDIAN).putShort((short) port);
         b.put(host.getAddress());
         return b.array();
@@ -128,7 +128,7 @@ public final class Sockets {
 
     static byte[] sockaddrIn6(Inet6Address host, int port) {
         ByteBuffer b = ByteBuffer.allocate(28).order(ByteOrder.nativeOrder());
-        b.putShort((short) Posix.AF_INET6);
+        b.putShort((short) Libc.AF_INET6);
         b.order(ByteOrder.BIG_ENDIAN).putShort((short) port);
         b.putInt(0);
         b.put(host == null ? new byte[16] : host.getAddress());
@@ -141,7 +141,11 @@ public final class Sockets {
      * as it is, never bound again. {@code fd} becomes FD_CLOEXEC and the listener's own.
      */
     public static Listener inherited(String name, Address configured, int fd) {
-        Posix.setCloexec(fd);
+        try {
+            Posix.setCloexec(fd);
+        } catch (NativeException e) {
+            throw new ListenerException("inherited " + name + ": " + e.getMessage(), true);
+        }
         String local = localAddress(fd);
         String bound = local.startsWith("unix:") ? local : configured.kind() == Address.Kind.UDP ? "udp://" + local : "tcp://" + local;
         return new Listener(name, configured, fd, bound, true);
@@ -153,31 +157,28 @@ public final class Sockets {
      * as listening: only a sure "no" retires a socket.
      */
     static boolean accepting(int fd) {
-        byte[] value = new byte[4];
-        IntByReference len = new IntByReference(4);
-        if (Posix.libc().getsockopt(fd, Posix.SOL_SOCKET, SO_ACCEPTCONN, value, len) != 0) {
-            return true;
-        }
-        return ByteBuffer.wrap(value).order(ByteOrder.nativeOrder()).getInt() != 0;
+        return Libc.socketOption(fd, Libc.SOL_SOCKET, Libc.SO_ACCEPTCONN) != 0;
     }
 
     /** "127.0.0.1:8080", "[::]:8080" or "unix:/path" as getsockname(2) says. */
     static String localAddress(int fd) {
         byte[] sa = new byte[128];
-        IntByReference len = new IntByReference(sa.length);
-        Posix.check(Posix.libc().getsockname(fd, sa, len), "getsockname(" + fd + ")");
+        int[] len = {sa.length};
+        if (Libc.calls().getsockname(fd, sa, len) != 0) {
+            throw new ListenerException(Libc.failure("getsockname(" + fd + ")").getMessage(), true);
+        }
         ByteBuffer b = ByteBuffer.wrap(sa).order(ByteOrder.nativeOrder());
         int family = b.getShort(0);
-        if (family == Posix.AF_UNIX) {
+        if (family == Libc.AF_UNIX) {
             int end = 2;
-            while (end < len.intValue() && sa[end] != 0) {
+            while (end < Math.min(len[0], sa.length) && sa[end] != 0) {
                 end++;
             }
             return "unix:" + new String(sa, 2, end - 2, java.nio.charset.StandardCharsets.UTF_8);
         }
         int port = Short.toUnsignedInt(b.order(ByteOrder.BIG_ENDIAN).getShort(2));
         try {
-            if (family == Posix.AF_INET) {
+            if (family == Libc.AF_INET) {
                 byte[] ip = new byte[4];
                 b.position(4);
                 b.get(ip);

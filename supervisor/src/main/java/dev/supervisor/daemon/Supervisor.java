@@ -23,8 +23,10 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
+import dev.supervisor.protocol.Libc;
 import dev.supervisor.protocol.ListenFds;
 import dev.supervisor.protocol.Message;
+import dev.supervisor.protocol.NativeException;
 import dev.supervisor.protocol.Wire;
 
 /**
@@ -199,7 +201,7 @@ public final class Supervisor implements Control {
             }
         } catch (NativeException e) {
             for (int i = 0; i < made; i++) {
-                Posix.close(fds[i]);
+                Libc.close(fds[i]);
             }
             return new Control.Grant(w.pid(), names, new int[0], e.getMessage());
         }

@@ -2,6 +2,9 @@ package dev.supervisor.daemon;
 
 import java.nio.charset.StandardCharsets;
 
+import dev.supervisor.protocol.Libc;
+import dev.supervisor.protocol.NativeException;
+
 /**
  * sd_notify(3) from the supervisor to its own service manager, when it was given a
  * NOTIFY_SOCKET: READY=1 once generation 1 serves, RELOADING=1 and READY=1 around each reload,
@@ -17,19 +20,19 @@ public final class SystemdNotifier {
     }
 
     /** A notifier for {@code notifySocket}, or null when there is none (not run by systemd). */
-    public static SystemdNotifier of(String notifySocket) {
+    public static SystemdNotifier of(String notifySocket) throws NativeException {
         if (notifySocket == null || notifySocket.isEmpty()) {
             return null;
         }
-        int fd = Posix.check(Posix.libc().socket(Posix.AF_UNIX, Posix.SOCK_DGRAM | Posix.SOCK_CLOEXEC, 0), "socket(AF_UNIX, SOCK_DGRAM)");
-        return new SystemdNotifier(Posix.sockaddrUnix(notifySocket), fd);
+        int fd = Libc.check(Libc.calls().socket(Libc.AF_UNIX, Libc.SOCK_DGRAM | Libc.SOCK_CLOEXEC, 0), "socket(AF_UNIX, SOCK_DGRAM)");
+        return new SystemdNotifier(Libc.unixAddress(notifySocket), fd);
     }
 
     /** Sends one datagram of newline-separated assignments; a failure is logged, never fatal. */
     public void send(String state) {
         byte[] b = state.getBytes(StandardCharsets.UTF_8);
-        if (Posix.libc().sendto(fd, b, b.length, 0, address, address.length) < 0) {
-            Log.STDERR.info("sd_notify(" + state.replace('\n', ' ') + ") failed: " + Posix.describe(Posix.errno()));
+        if (Libc.calls().sendto(fd, b, b.length, 0, address, address.length) < 0) {
+            Log.STDERR.info("sd_notify(" + state.replace('\n', ' ') + ") failed: " + Libc.describe(Libc.errno()));
         }
     }
 

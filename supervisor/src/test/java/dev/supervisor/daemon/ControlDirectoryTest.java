@@ -13,12 +13,14 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 
+import dev.supervisor.protocol.Libc;
+
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** The control directory's policy on real directories and sockets. */
 class ControlDirectoryTest {
-    private static final int UID = Posix.libc().getuid();
+    private static final int UID = Libc.calls().getuid();
 
     @TempDir
     Path tmp;

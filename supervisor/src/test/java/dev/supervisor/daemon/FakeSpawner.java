@@ -8,6 +8,8 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
 
+import dev.supervisor.protocol.Libc;
+
 /** Processes that exist only in memory: they exit, hang or ignore signals on cue. */
 final class FakeSpawner implements Spawner {
     final AtomicInteger nextPid = new AtomicInteger(1000);
@@ -59,9 +61,9 @@ final class FakeSpawner implements Spawner {
 
         @Override
         public void kill() {
-            signals.add(Posix.SIGKILL);
+            signals.add(Libc.SIGKILL);
             descendants = 0;
-            exit(ExitStatus.ofSignal(Posix.SIGKILL));
+            exit(ExitStatus.ofSignal(Libc.SIGKILL));
         }
 
         /** The process ends with {@code waitStatus}; the exit hook fires as the real one would. */

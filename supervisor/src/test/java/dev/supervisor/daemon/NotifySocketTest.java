@@ -12,6 +12,9 @@ import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 
+import dev.supervisor.protocol.Libc;
+import dev.supervisor.protocol.NativeException;
+
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -23,22 +26,22 @@ class NotifySocketTest {
     @TempDir
     Path tmp;
 
-    private static void send(String socket, String message) {
-        Posix.LibC c = Posix.libc();
-        int fd = Posix.check(c.socket(Posix.AF_UNIX, Posix.SOCK_DGRAM | Posix.SOCK_CLOEXEC, 0), "socket");
+    private static void send(String socket, String message) throws NativeException {
+        Libc.Calls c = Libc.calls();
+        int fd = Libc.check(c.socket(Libc.AF_UNIX, Libc.SOCK_DGRAM | Libc.SOCK_CLOEXEC, 0), "socket");
         try {
-            byte[] addr = Posix.sockaddrUnix(socket);
+            byte[] addr = Libc.unixAddress(socket);
             byte[] data = message.getBytes(StandardCharsets.UTF_8);
             assertEquals(data.length, c.sendto(fd, data, data.length, 0, addr, addr.length), "sendto " + socket);
         } finally {
-            Posix.close(fd);
+            Libc.close(fd);
         }
     }
 
     @Test
     void aMessageOnAWorkersSocketReachesItsReceiverWithTheSender() throws Exception {
         Path dir = tmp.resolve("run");
-        ControlDirectory.prepare(dir, Posix.libc().getuid(), -1);
+        ControlDirectory.prepare(dir, Libc.calls().getuid(), -1);
         BlockingQueue<String> got = new LinkedBlockingQueue<>();
         try (NotifySocket notify = NotifySocket.open(dir, "notify-test", null, m -> {})) {
             notify.start();

@@ -18,6 +18,7 @@ import org.junit.jupiter.api.Test;
 import com.fasterxml.jackson.databind.JsonNode;
 
 import dev.supervisor.daemon.SupervisorEvent.Kind;
+import dev.supervisor.protocol.Libc;
 import dev.supervisor.protocol.Wire;
 
 /**
@@ -153,7 +154,7 @@ class SupervisorTest {
         assertEquals(2, result.generation);
         assertTrue(happened(Kind.GENERATION_EXITED, 1));
         for (FakeSpawner.Fake f : spawner.ofGeneration(1)) {
-            assertEquals(List.of(Posix.SIGTERM), f.signals);
+            assertEquals(List.of(Libc.SIGTERM), f.signals);
         }
         assertEquals(2, status().path("serving").asInt());
     }
@@ -256,7 +257,7 @@ class SupervisorTest {
         ReloadResult result = r.getNow(null);
         assertFalse(result.ok);
         assertTrue(result.error.contains("not ready within 200ms"), result.error);
-        assertEquals(List.of(Posix.SIGKILL), spawner.ofGeneration(2).get(0).signals);
+        assertEquals(List.of(Libc.SIGKILL), spawner.ofGeneration(2).get(0).signals);
         assertTrue(spawner.ofGeneration(1).get(0).signals.isEmpty());
         assertEquals(1, status().path("serving").asInt());
     }
@@ -374,7 +375,7 @@ class SupervisorTest {
         advance(1);
         assertTrue(happened(Kind.WORKER_KILLED_AT_DRAIN_TIMEOUT, 1));
         assertTrue(happened(Kind.GENERATION_EXITED, 1));
-        assertEquals(List.of(Posix.SIGTERM, Posix.SIGKILL), spawner.ofGeneration(1).get(0).signals);
+        assertEquals(List.of(Libc.SIGTERM, Libc.SIGKILL), spawner.ofGeneration(1).get(0).signals);
         assertTrue(log.stream().anyMatch(l -> l.matches("worker 1.0 \\(pid \\d+\\) killed by SIGKILL \\(at the drain timeout\\)")), log.toString());
     }
 
@@ -386,12 +387,12 @@ class SupervisorTest {
         old.descendants = 1; // a server the worker started and that outlives it
         requestReload();
         advance(20);
-        assertEquals(List.of(Posix.SIGTERM), old.signals, "the tree got the drain signal");
+        assertEquals(List.of(Libc.SIGTERM), old.signals, "the tree got the drain signal");
         assertTrue(happened(Kind.WORKER_EXITED, 1));
         assertFalse(happened(Kind.GENERATION_EXITED, 1), "a descendant of the worker still runs");
         assertEquals("EXITED", status().path("generations").get(0).path("workers").get(0).path("state").asText());
         advance(300);
-        assertEquals(List.of(Posix.SIGTERM, Posix.SIGKILL), old.signals, "the drain timeout KILLs what is left of the tree");
+        assertEquals(List.of(Libc.SIGTERM, Libc.SIGKILL), old.signals, "the drain timeout KILLs what is left of the tree");
         advance(Supervisor.TREE_PERIOD.toMillis()); // the next look at the trees finds it gone
         assertTrue(happened(Kind.GENERATION_EXITED, 1));
     }
@@ -468,7 +469,7 @@ class SupervisorTest {
         assertTrue(finished);
         assertEquals(0, supervisor.exitCode());
         for (FakeSpawner.Fake f : spawner.ofGeneration(1)) {
-            assertEquals(List.of(Posix.SIGTERM), f.signals);
+            assertEquals(List.of(Libc.SIGTERM), f.signals);
         }
     }
 
@@ -485,7 +486,7 @@ class SupervisorTest {
         step();
         assertTrue(finished);
         assertEquals(0, supervisor.exitCode());
-        assertEquals(List.of(Posix.SIGTERM, Posix.SIGKILL), spawner.ofGeneration(1).get(0).signals);
+        assertEquals(List.of(Libc.SIGTERM, Libc.SIGKILL), spawner.ofGeneration(1).get(0).signals);
         assertLogged("worker 1.0 \\(pid \\d+\\) killed by SIGKILL \\(immediate stop\\)$");
     }
 
