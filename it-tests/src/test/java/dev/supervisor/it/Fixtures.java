@@ -17,7 +17,7 @@ import java.util.List;
  * gunicorn and the JDKs. Anything missing fails the test with what to do about it; nothing is
  * skipped, so a green run means every test ran.
  */
-final class Fixtures {
+public final class Fixtures {
     private Fixtures() {}
 
     static final String INSTALL_HINT = ".ci/run installs it on Debian (apt-get install -y python3 python3-prometheus-client lighttpd gunicorn)";
@@ -35,7 +35,7 @@ final class Fixtures {
         return p;
     }
 
-    static Path supervisorBin() {
+    public static Path supervisorBin() {
         return supervisorHome().resolve("bin/supervisor");
     }
 
@@ -60,7 +60,7 @@ final class Fixtures {
     }
 
     /** The system python3 (Debian's, which gunicorn also uses), else the first python3 on PATH. */
-    static String python() {
+    public static String python() {
         return tool("python3", List.of("/usr/bin/python3"), true).toString();
     }
 
@@ -92,14 +92,14 @@ final class Fixtures {
     }
 
     /** The JDK 17 the supervisor runs on: -Dit.jdk17.home, $JDK17_HOME, this JVM if it is 17, or Debian's. */
-    static Path jdk17() {
+    public static Path jdk17() {
         String own = System.getProperty("java.home");
         String fallback = Runtime.version().feature() == 17 ? own : "/usr/lib/jvm/java-17-openjdk-amd64";
         return jdk(17, "it.jdk17.home", "JDK17_HOME", fallback);
     }
 
     /** The JDK 25 the supervisor runs on: -Dit.jdk25.home, $JDK25_HOME, or Temurin's Debian path. */
-    static Path jdk25() {
+    public static Path jdk25() {
         return jdk(25, "it.jdk25.home", "JDK25_HOME", "/usr/lib/jvm/temurin-25-jdk-amd64");
     }
 
@@ -126,7 +126,7 @@ final class Fixtures {
      * A fresh directory for the control socket must be private (the supervisor refuses one
      * others can enter); JUnit's {@code @TempDir} is created 0700 on Linux, checked here.
      */
-    static Path privateDir(Path dir) {
+    public static Path privateDir(Path dir) {
         try {
             String mode = PosixFilePermissions.toString(Files.getPosixFilePermissions(dir));
             if (!mode.equals("rwx------")) {

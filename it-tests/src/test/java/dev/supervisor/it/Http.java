@@ -18,14 +18,14 @@ import java.util.Map;
  * server closes after the answer), with connect and read timeouts. What fails surfaces as the
  * socket's own exception, so a caller can tell refused from reset from timed out.
  */
-final class Http {
+public final class Http {
     private Http() {}
 
-    static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(5);
+    public static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(5);
     static final Duration READ_TIMEOUT = Duration.ofSeconds(15);
     private static final int MAX_RESPONSE = 1 << 20;
 
-    record Response(int status, Map<String, String> headers, String body) {
+    public record Response(int status, Map<String, String> headers, String body) {
         @Override
         public String toString() {
             return status + " " + (body.length() > 200 ? body.substring(0, 200) + "..." : body.strip());
@@ -41,12 +41,12 @@ final class Http {
         }
     }
 
-    static Response get(int port, String path) throws IOException {
+    public static Response get(int port, String path) throws IOException {
         return get(port, path, CONNECT_TIMEOUT, READ_TIMEOUT);
     }
 
     /** {@link #get} on a thread of its own, for a request that must be in flight while the test acts. */
-    static java.util.concurrent.CompletableFuture<Response> getAsync(int port, String path) {
+    public static java.util.concurrent.CompletableFuture<Response> getAsync(int port, String path) {
         java.util.concurrent.CompletableFuture<Response> f = new java.util.concurrent.CompletableFuture<>();
         Thread t = new Thread(() -> {
             try {
@@ -60,7 +60,7 @@ final class Http {
         return f;
     }
 
-    static Response get(int port, String path, Duration connectTimeout, Duration readTimeout) throws IOException {
+    public static Response get(int port, String path, Duration connectTimeout, Duration readTimeout) throws IOException {
         try (Socket s = new Socket()) {
             s.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), (int) connectTimeout.toMillis());
             s.setSoTimeout((int) readTimeout.toMillis());

@@ -24,7 +24,7 @@ import java.util.function.Function;
  * requests has been sent, the deadline passes or {@link Running#stop} is called, whichever comes
  * first. Every outcome is counted: answered (the expected status), or failed by kind.
  */
-final class Load {
+public final class Load {
     enum Failure {
         /** connect() refused: nothing listened (the failure socket activation exists to prevent). */
         REFUSED,
@@ -54,23 +54,23 @@ final class Load {
         this.path = path;
     }
 
-    static Load against(int port, String path) {
+    public static Load against(int port, String path) {
         return new Load(port, path);
     }
 
-    Load threads(int n) {
+    public Load threads(int n) {
         this.threads = n;
         return this;
     }
 
     /** At most this many requests in all. */
-    Load requests(int n) {
+    public Load requests(int n) {
         this.requests = n;
         return this;
     }
 
     /** Stop sending after this long, however many were sent. */
-    Load deadline(Duration d) {
+    public Load deadline(Duration d) {
         this.deadline = d;
         return this;
     }
@@ -81,7 +81,7 @@ final class Load {
     }
 
     /** Counts answered requests by {@code f(response)}, e.g. the pid that answered. */
-    Load countBy(Function<Http.Response, String> f) {
+    public Load countBy(Function<Http.Response, String> f) {
         this.key = f;
         return this;
     }
@@ -91,12 +91,12 @@ final class Load {
         return start().await();
     }
 
-    Running start() {
+    public Running start() {
         return new Running();
     }
 
     /** A load in progress. */
-    final class Running {
+    public final class Running {
         private final AtomicInteger tickets = new AtomicInteger();
         private final AtomicInteger answered = new AtomicInteger();
         private final AtomicBoolean stopped = new AtomicBoolean();
@@ -164,7 +164,7 @@ final class Load {
         }
 
         /** Stops sending (requests in flight finish) and waits for the threads. */
-        Result stop() throws InterruptedException {
+        public Result stop() throws InterruptedException {
             stopped.set(true);
             return await();
         }
@@ -204,9 +204,9 @@ final class Load {
     }
 
     /** What a load saw. */
-    record Result(int answered, Map<Failure, Integer> failures, Map<String, Integer> byKey, List<String> samples, Duration took,
+    public record Result(int answered, Map<Failure, Integer> failures, Map<String, Integer> byKey, List<String> samples, Duration took,
             Duration maxLatency) {
-        int failed() {
+        public int failed() {
             return failures.values().stream().mapToInt(Integer::intValue).sum();
         }
 

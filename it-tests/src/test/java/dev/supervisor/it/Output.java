@@ -12,10 +12,10 @@ import java.util.regex.Pattern;
  * Waiting is on this object's monitor: a reader thread adds a line and wakes the waiters, so
  * {@link #await} returns as soon as the line is there, and fails at its deadline, never later.
  */
-final class Output {
-    enum Stream { STDOUT, STDERR }
+public final class Output {
+    public enum Stream { STDOUT, STDERR }
 
-    record Line(Stream stream, String text) {
+    public record Line(Stream stream, String text) {
         @Override
         public String toString() {
             return (stream == Stream.STDOUT ? "out| " : "err| ") + text;
@@ -23,8 +23,8 @@ final class Output {
     }
 
     /** A line that matched, and where: wait for a later event with {@code await(match.index() + 1, ...)}. */
-    record Match(int index, Line line, Matcher matcher) {
-        String group(int g) {
+    public record Match(int index, Line line, Matcher matcher) {
+        public String group(int g) {
             return matcher.group(g);
         }
     }
@@ -33,7 +33,7 @@ final class Output {
     private final List<Consumer<Line>> listeners = new ArrayList<>();
     private int openStreams = 2;
 
-    synchronized void add(Stream stream, String text) {
+    public synchronized void add(Stream stream, String text) {
         Line l = new Line(stream, text);
         lines.add(l);
         for (Consumer<Line> c : listeners) {
@@ -48,21 +48,21 @@ final class Output {
         listeners.add(c);
     }
 
-    synchronized void ended(Stream stream) {
+    public synchronized void ended(Stream stream) {
         openStreams--;
         notifyAll();
     }
 
     /** How many lines there are now: a mark to wait for what comes after it. */
-    synchronized int size() {
+    public synchronized int size() {
         return lines.size();
     }
 
-    synchronized List<Line> lines() {
+    public synchronized List<Line> lines() {
         return List.copyOf(lines);
     }
 
-    synchronized List<String> lines(Stream stream) {
+    public synchronized List<String> lines(Stream stream) {
         List<String> out = new ArrayList<>();
         for (Line l : lines) {
             if (l.stream() == stream) {
@@ -90,7 +90,7 @@ final class Output {
      * Waits for a line at or after {@code from} that {@code pattern} finds; fails when the
      * deadline passes or both streams end without one, showing what came instead.
      */
-    synchronized Match await(int from, Stream stream, Pattern pattern, java.time.Duration timeout) {
+    public synchronized Match await(int from, Stream stream, Pattern pattern, java.time.Duration timeout) {
         long deadline = System.nanoTime() + timeout.toNanos();
         int scanned = from;
         while (true) {
@@ -128,7 +128,7 @@ final class Output {
         return true;
     }
 
-    synchronized String dump() {
+    public synchronized String dump() {
         StringBuilder b = new StringBuilder("; output so far (" + lines.size() + " lines):");
         int start = Math.max(0, lines.size() - 80);
         if (start > 0) {

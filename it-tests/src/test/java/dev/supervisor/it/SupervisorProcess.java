@@ -41,7 +41,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
  * }
  * }</pre>
  */
-final class SupervisorProcess implements AutoCloseable {
+public final class SupervisorProcess implements AutoCloseable {
     static final Duration STARTUP = Duration.ofSeconds(20);
     private static final Pattern STARTED = Pattern.compile("^supervisor: started worker \\d+\\.\\d+ \\(pid (\\d+)\\)");
     private static final Pattern ENDED = Pattern.compile("^supervisor: worker \\d+\\.\\d+ \\(pid (\\d+)\\) (?:exited|killed)");
@@ -57,11 +57,11 @@ final class SupervisorProcess implements AutoCloseable {
     /** Pids of the workers the supervisor said it started and has not yet said are gone, for {@link #close}. */
     private final Set<Long> workerPids = new LinkedHashSet<>();
 
-    static Builder run(Path controlDir) {
+    public static Builder run(Path controlDir) {
         return new Builder(controlDir);
     }
 
-    static final class Builder {
+    public static final class Builder {
         private final Path controlDir;
         private final List<String> options = new ArrayList<>();
         private final List<String> command = new ArrayList<>();
@@ -77,30 +77,30 @@ final class SupervisorProcess implements AutoCloseable {
             this.controlDir = Fixtures.privateDir(controlDir);
         }
 
-        Builder listen(String name, String address) {
+        public Builder listen(String name, String address) {
             return option("-l", name + "=" + address);
         }
 
-        Builder workers(int n) {
+        public Builder workers(int n) {
             return option("-n", Integer.toString(n));
         }
 
         /** Ready when the worker sends READY=1 (every fixture does), instead of the default 1 s delay. */
-        Builder readyNotify() {
+        public Builder readyNotify() {
             return option("--ready", "notify");
         }
 
-        Builder option(String... args) {
+        public Builder option(String... args) {
             options.addAll(List.of(args));
             return this;
         }
 
-        Builder command(List<String> cmd) {
+        public Builder command(List<String> cmd) {
             command.addAll(cmd);
             return this;
         }
 
-        Builder command(String... cmd) {
+        public Builder command(String... cmd) {
             return command(List.of(cmd));
         }
 
@@ -111,7 +111,7 @@ final class SupervisorProcess implements AutoCloseable {
         }
 
         /** The JDK the launcher runs the supervisor on (it honours JAVA_HOME); default: -Dit.supervisor.java.home, else as inherited. */
-        Builder javaHome(Path home) {
+        public Builder javaHome(Path home) {
             this.javaHome = home;
             return this;
         }
@@ -129,12 +129,12 @@ final class SupervisorProcess implements AutoCloseable {
         }
 
         /** Exactly these arguments after {@code bin/supervisor}, for tests of bad input. */
-        Builder rawArgs(String... args) {
+        public Builder rawArgs(String... args) {
             this.raw = List.of(args);
             return this;
         }
 
-        SupervisorProcess start() {
+        public SupervisorProcess start() {
             Path control = controlDir.resolve("ctl.sock");
             List<String> args = new ArrayList<>();
             if (raw != null) {
@@ -226,29 +226,29 @@ final class SupervisorProcess implements AutoCloseable {
         t.start();
     }
 
-    long pid() {
+    public long pid() {
         return process.pid();
     }
 
-    ProcessHandle handle() {
+    public ProcessHandle handle() {
         return process.toHandle();
     }
 
-    Output output() {
+    public Output output() {
         return output;
     }
 
-    Path control() {
+    public Path control() {
         return control;
     }
 
     /** Waits for a line on either stream that {@code regex} finds. */
-    Output.Match awaitLine(String regex, Duration timeout) {
+    public Output.Match awaitLine(String regex, Duration timeout) {
         return output.await(0, null, Pattern.compile(regex), timeout);
     }
 
     /** Waits for such a line at or after index {@code from} (from {@link Output#size} or a previous match). */
-    Output.Match awaitLine(int from, String regex, Duration timeout) {
+    public Output.Match awaitLine(int from, String regex, Duration timeout) {
         return output.await(from, null, Pattern.compile(regex), timeout);
     }
 
@@ -257,7 +257,7 @@ final class SupervisorProcess implements AutoCloseable {
     }
 
     /** The supervisor's own log lines (stderr, "supervisor: ..."), without worker output. */
-    List<String> supervisorLog() {
+    public List<String> supervisorLog() {
         List<String> out = new ArrayList<>();
         for (String l : output.lines(Output.Stream.STDERR)) {
             if (l.startsWith("supervisor: ")) {
@@ -268,18 +268,18 @@ final class SupervisorProcess implements AutoCloseable {
     }
 
     /** The port listener {@code name} was bound to, from its "listening NAME=tcp://HOST:PORT" line. */
-    int port(String name) {
+    public int port(String name) {
         Output.Match m = awaitLine("^supervisor: listening " + Pattern.quote(name) + "=(?:tcp|udp)://(.+):(\\d+)$", STARTUP);
         return Integer.parseInt(m.group(2));
     }
 
     /** Waits for "generation G ready". */
-    Output.Match awaitReady(int generation) {
+    public Output.Match awaitReady(int generation) {
         return awaitLine("^supervisor: generation " + generation + " ready in \\d+ ms", STARTUP);
     }
 
     /** Sends signal {@code name} (TERM, HUP, KILL ...) to the supervisor. */
-    void signal(String name) {
+    public void signal(String name) {
         int rc = kill("-" + name, Long.toString(pid()));
         if (rc != 0) {
             throw new AssertionError("kill -" + name + " " + pid() + " failed (exit " + rc + "): is the supervisor gone?" + output.dump());
@@ -287,7 +287,7 @@ final class SupervisorProcess implements AutoCloseable {
     }
 
     /** Sends signal {@code name} to process {@code pid} (a worker, say); fails when there is no such process. */
-    static void signal(long pid, String name) {
+    public static void signal(long pid, String name) {
         int rc = kill("-" + name, Long.toString(pid));
         if (rc != 0) {
             throw new AssertionError("kill -" + name + " " + pid + " failed (exit " + rc + ")");
@@ -295,7 +295,7 @@ final class SupervisorProcess implements AutoCloseable {
     }
 
     /** Waits for the supervisor to exit and for its output to end; its exit code. */
-    int awaitExit(Duration timeout) {
+    public int awaitExit(Duration timeout) {
         try {
             if (!process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
                 throw new AssertionError("the supervisor (pid " + pid() + ") did not exit within " + timeout.toMillis() + " ms"
@@ -312,7 +312,7 @@ final class SupervisorProcess implements AutoCloseable {
     }
 
     /** {@code supervisor status --json} for this supervisor, parsed. */
-    JsonNode status() {
+    public JsonNode status() {
         Cli r = cli("status", "--json", "--control", control.toString());
         assertEquals(0, r.exit(), "supervisor status --json: " + r);
         try {
@@ -323,7 +323,7 @@ final class SupervisorProcess implements AutoCloseable {
     }
 
     /** Pids of the workers {@code status --json} lists for generation {@code generation}. */
-    List<Long> workerPids(int generation) {
+    public List<Long> workerPids(int generation) {
         List<Long> pids = new ArrayList<>();
         for (JsonNode g : status().path("generations")) {
             if (g.path("generation").asInt() == generation) {
@@ -336,10 +336,10 @@ final class SupervisorProcess implements AutoCloseable {
     }
 
     /** The result of a CLI command such as {@code supervisor status}. */
-    record Cli(int exit, String stdout, String stderr) {}
+    public record Cli(int exit, String stdout, String stderr) {}
 
     /** Runs {@code bin/supervisor ARGS} (on this supervisor's JDK) to completion, within 30 s. */
-    Cli cli(String... args) {
+    public Cli cli(String... args) {
         List<String> cmd = new ArrayList<>();
         cmd.add(Fixtures.supervisorBin().toString());
         cmd.addAll(List.of(args));

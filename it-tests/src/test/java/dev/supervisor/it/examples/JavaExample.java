@@ -1,6 +1,4 @@
-// In package dev.supervisor.it although it lives in it/examples/: the harness it uses
-// (SupervisorProcess, Http, Load, Output, Fixtures) is package-private there.
-package dev.supervisor.it;
+package dev.supervisor.it.examples;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.fail;
@@ -13,6 +11,9 @@ import java.util.List;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+
+import dev.supervisor.it.Http;
+import dev.supervisor.it.SupervisorProcess;
 
 /**
  * The example servers under {@code examples/}, as built by the reactor: each a runnable jar with

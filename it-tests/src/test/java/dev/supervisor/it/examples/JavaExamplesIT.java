@@ -1,6 +1,4 @@
-// In package dev.supervisor.it although it lives in it/examples/: the harness it uses
-// (SupervisorProcess, Http, Load, Output, Fixtures) is package-private there.
-package dev.supervisor.it;
+package dev.supervisor.it.examples;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -16,6 +14,12 @@ import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
+
+import dev.supervisor.it.Fixtures;
+import dev.supervisor.it.Http;
+import dev.supervisor.it.Load;
+import dev.supervisor.it.Output;
+import dev.supervisor.it.SupervisorProcess;
 
 /**
  * Each example server under {@code examples/} (JDK Selector, Netty, Jetty, Tomcat) run as a

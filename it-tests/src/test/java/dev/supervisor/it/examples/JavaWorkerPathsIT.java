@@ -1,6 +1,4 @@
-// In package dev.supervisor.it although it lives in it/examples/: the harness it uses
-// (SupervisorProcess, Http, Load, Output, Fixtures) is package-private there.
-package dev.supervisor.it;
+package dev.supervisor.it.examples;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -31,6 +29,12 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 import org.junit.jupiter.params.provider.ValueSource;
+
+import dev.supervisor.it.Fixtures;
+import dev.supervisor.it.Http;
+import dev.supervisor.it.Load;
+import dev.supervisor.it.Output;
+import dev.supervisor.it.SupervisorProcess;
 
 /**
  * The other ways a Java worker gets its listener, with the example servers: over SCM_RIGHTS from

@@ -1,6 +1,4 @@
-// In package dev.supervisor.it although it lives in it/examples/: the harness it uses
-// (SupervisorProcess, Http, Load, Output, Fixtures) is package-private there.
-package dev.supervisor.it;
+package dev.supervisor.it.examples;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -20,6 +18,12 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.params.provider.MethodSource;
+
+import dev.supervisor.it.Fixtures;
+import dev.supervisor.it.Http;
+import dev.supervisor.it.Load;
+import dev.supervisor.it.Output;
+import dev.supervisor.it.SupervisorProcess;
 
 /**
  * The Spring Boot example apps (Tomcat, Jetty, WebFlux on Reactor Netty), each a plain Boot jar

@@ -15,7 +15,7 @@ import java.util.Map;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 
-import dev.supervisor.it.PublicHarness;
+import dev.supervisor.it.Fixtures;
 
 /** The reload tests' worker, {@code src/test/resources/reload/app.py}, and config files for it. */
 final class App {
@@ -25,7 +25,7 @@ final class App {
 
     /** {@code python3 -u app.py ARGS...}. */
     static List<String> command(String... args) {
-        List<String> cmd = new ArrayList<>(List.of(PublicHarness.python(), "-u", script().toString()));
+        List<String> cmd = new ArrayList<>(List.of(Fixtures.python(), "-u", script().toString()));
         cmd.addAll(List.of(args));
         return cmd;
     }

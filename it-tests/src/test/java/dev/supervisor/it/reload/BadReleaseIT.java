@@ -20,11 +20,11 @@ import org.junit.jupiter.api.io.TempDir;
 
 import com.fasterxml.jackson.databind.JsonNode;
 
-import dev.supervisor.it.PublicHarness;
-import dev.supervisor.it.PublicHarness.Cli;
-import dev.supervisor.it.PublicHarness.LoadResult;
-import dev.supervisor.it.PublicHarness.LoadRun;
-import dev.supervisor.it.PublicHarness.Supervisor;
+import dev.supervisor.it.Fixtures;
+import dev.supervisor.it.Http;
+import dev.supervisor.it.Load;
+import dev.supervisor.it.SupervisorProcess;
+import dev.supervisor.it.SupervisorProcess.Cli;
 
 /**
  * A bad release rolls back by itself, under load: the config file's command is changed to one
@@ -42,23 +42,23 @@ class BadReleaseIT {
     @Test
     void failedReloadsLeaveTheOldGenerationServing() throws Exception {
         Path config = App.writeConfig(tmp.resolve("supervisor.json"), settings(App.command("serve"), "http=127.0.0.1:0"));
-        Path control = PublicHarness.privateDir(tmp).resolve("ctl.sock");
-        try (Supervisor s = PublicHarness.run(tmp).rawArgs("run", "-c", config.toString(), "--ready", "notify", "--ready-timeout", "2s",
+        Path control = Fixtures.privateDir(tmp).resolve("ctl.sock");
+        try (SupervisorProcess s = SupervisorProcess.run(tmp).rawArgs("run", "-c", config.toString(), "--ready", "notify", "--ready-timeout", "2s",
                 "--control", control.toString()).start()) {
             int port = s.port("http");
             s.awaitReady(1);
             Answers answers = new Answers();
-            LoadRun load = PublicHarness.load(port, "/").threads(8).requests(50_000_000).deadline(Duration.ofSeconds(60))
+            Load.Running load = Load.against(port, "/").threads(8).requests(50_000_000).deadline(Duration.ofSeconds(60))
                     .countBy(r -> {
                         answers.answered(FreshConnectionReloadIT.generation(r.body()));
                         return null;
                     }).start();
-            assertTrue(answers.await(1, STEP), "no answer from generation 1 under load" + s.dump());
+            assertTrue(answers.await(1, STEP), "no answer from generation 1 under load" + s.output().dump());
 
             // (a) the new worker exits before it is ready; the release also adds a listener, api
             App.writeConfig(config, settings(App.command("exit-early", "3"), "http=127.0.0.1:0", "api=127.0.0.1:0"));
             Cli early = reload(s, control);
-            assertEquals(1, early.exit(), "reload to a worker that exits at once: " + early + s.dump());
+            assertEquals(1, early.exit(), "reload to a worker that exits at once: " + early + s.output().dump());
             List<String> err = early.stderr().lines().toList();
             assertTrue(err.get(0).matches("^supervisor: reload failed: worker 2\\.[01] \\(pid \\d+\\) exited with code 3 before it was ready$"),
                     "first stderr line names the worker and how it ended: " + early);
@@ -89,7 +89,7 @@ class BadReleaseIT {
             long t0 = System.nanoTime();
             Cli stuck = reload(s, control);
             long tookMs = (System.nanoTime() - t0) / 1_000_000;
-            assertEquals(1, stuck.exit(), "reload to a worker that is never ready: " + stuck + s.dump());
+            assertEquals(1, stuck.exit(), "reload to a worker that is never ready: " + stuck + s.output().dump());
             err = stuck.stderr().lines().toList();
             assertEquals("supervisor: reload failed: generation 3 was not ready within 2s", err.get(0), "the reason: " + stuck);
             assertTrue(err.contains("  | warming the cache (this never ends)"), "the stuck worker's last stderr line follows: " + stuck);
@@ -99,14 +99,14 @@ class BadReleaseIT {
 
             // a good release again
             App.writeConfig(config, settings(App.command("serve"), "http=127.0.0.1:0"));
-            int mark = s.outputSize();
+            int mark = s.output().size();
             Cli good = reload(s, control);
-            assertEquals(0, good.exit(), "reload to a good worker: " + good + s.dump());
+            assertEquals(0, good.exit(), "reload to a good worker: " + good + s.output().dump());
             assertEquals("generation 4 serves", good.stdout().strip());
             s.awaitLine(mark, "^supervisor: generation 4 ready in \\d+ ms .*; draining generation 1$", STEP);
             answers.reloadDone(4);
-            assertTrue(answers.await(4, STEP), "generation 4 never answered the load" + s.dump());
-            LoadResult result = load.stop();
+            assertTrue(answers.await(4, STEP), "generation 4 never answered the load" + s.output().dump());
+            Load.Result result = load.stop();
 
             assertEquals(0, result.failed(), "failed requests across two failed reloads and a good one: " + result);
             Map<Integer, Integer> seen = answers.byGeneration();
@@ -115,7 +115,7 @@ class BadReleaseIT {
             System.out.println("RELOAD-MEASURE bad release: 2 failed reloads + 1 good under 8 clients: " + result);
 
             s.signal("TERM");
-            assertEquals(0, s.awaitExit(STEP), "graceful stop" + s.dump());
+            assertEquals(0, s.awaitExit(STEP), "graceful stop" + s.output().dump());
         }
     }
 
@@ -127,14 +127,14 @@ class BadReleaseIT {
         return m;
     }
 
-    private static Cli reload(Supervisor s, Path control) {
+    private static Cli reload(SupervisorProcess s, Path control) {
         return s.cli("reload", "--control", control.toString());
     }
 
     /** Generation 1 answers, and status says it serves, alone and READY. */
-    private static void oldGenerationServes(Supervisor s, int port) throws Exception {
+    private static void oldGenerationServes(SupervisorProcess s, int port) throws Exception {
         for (int i = 0; i < 5; i++) {
-            PublicHarness.Response r = PublicHarness.get(port, "/");
+            Http.Response r = Http.get(port, "/");
             assertEquals(200, r.status());
             assertEquals(1, FreshConnectionReloadIT.generation(r.body()), "the old generation answers: " + r);
         }

@@ -13,9 +13,9 @@ import org.junit.jupiter.api.io.TempDir;
 
 import com.fasterxml.jackson.databind.JsonNode;
 
-import dev.supervisor.it.PublicHarness;
-import dev.supervisor.it.PublicHarness.Cli;
-import dev.supervisor.it.PublicHarness.Supervisor;
+import dev.supervisor.it.Http;
+import dev.supervisor.it.SupervisorProcess;
+import dev.supervisor.it.SupervisorProcess.Cli;
 
 /**
  * {@code supervisor status --json} as a script reads it, and the control socket's answer to bad
@@ -31,7 +31,7 @@ class ControlSocketIT {
 
     @Test
     void statusJsonDescribesGenerationsWorkersAndListeners() throws Exception {
-        try (Supervisor s = PublicHarness.run(tmp).listen("http", "127.0.0.1:0").workers(2).readyNotify()
+        try (SupervisorProcess s = SupervisorProcess.run(tmp).listen("http", "127.0.0.1:0").workers(2).readyNotify()
                 .command(App.command("serve")).start()) {
             int port = s.port("http");
             s.awaitReady(1);
@@ -80,7 +80,7 @@ class ControlSocketIT {
             assertEquals(List.of(0, 1), List.of(g.path("workers").get(0).path("worker").asInt(), g.path("workers").get(1).path("worker").asInt()));
             // The pids status gives are the ones that answer HTTP.
             for (int i = 0; i < 20 && pids.size() > 0; i++) {
-                JsonNode b = App.JSON.readTree(PublicHarness.get(port, "/").body());
+                JsonNode b = App.JSON.readTree(Http.get(port, "/").body());
                 assertTrue(pids.contains(b.path("pid").asLong()), "answered by a worker status did not list: " + b + " vs " + pids);
             }
 
@@ -92,7 +92,7 @@ class ControlSocketIT {
 
     @Test
     void malformedControlLinesGetAnErrorAndTheSupervisorKeepsServing() throws Exception {
-        try (Supervisor s = PublicHarness.run(tmp).listen("http", "127.0.0.1:0").readyNotify().command(App.command("serve")).start()) {
+        try (SupervisorProcess s = SupervisorProcess.run(tmp).listen("http", "127.0.0.1:0").readyNotify().command(App.command("serve")).start()) {
             int port = s.port("http");
             s.awaitReady(1);
             try (ControlConnection c = ControlConnection.open(s.control())) {
@@ -128,15 +128,15 @@ class ControlSocketIT {
                 assertEquals(true, c.call("status", STEP).path("ok").asBoolean());
             }
             Cli r = s.cli("reload", "--control", s.control().toString());
-            assertEquals(0, r.exit(), "a reload after the bad lines: " + r + s.dump());
+            assertEquals(0, r.exit(), "a reload after the bad lines: " + r + s.output().dump());
             assertEquals("generation 2 serves", r.stdout().strip());
-            assertEquals(2, FreshConnectionReloadIT.generation(PublicHarness.get(port, "/").body()));
+            assertEquals(2, FreshConnectionReloadIT.generation(Http.get(port, "/").body()));
             assertTrue(s.handle().isAlive());
-            assertTrue(s.outputLines().stream().noneMatch(l -> l.contains("Exception") || l.contains("\tat ")),
-                    "no stack trace in the supervisor's output" + s.dump());
+            assertTrue(s.output().lines().stream().noneMatch(l -> l.text().contains("Exception") || l.text().contains("\tat ")),
+                    "no stack trace in the supervisor's output" + s.output().dump());
 
             s.signal("TERM");
-            assertEquals(0, s.awaitExit(STEP), "graceful stop" + s.dump());
+            assertEquals(0, s.awaitExit(STEP), "graceful stop" + s.output().dump());
         }
     }
 

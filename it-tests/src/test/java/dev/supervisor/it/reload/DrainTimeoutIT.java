@@ -13,9 +13,9 @@ import org.junit.jupiter.api.io.TempDir;
 
 import com.fasterxml.jackson.databind.JsonNode;
 
-import dev.supervisor.it.PublicHarness;
-import dev.supervisor.it.PublicHarness.Match;
-import dev.supervisor.it.PublicHarness.Supervisor;
+import dev.supervisor.it.Http;
+import dev.supervisor.it.Output;
+import dev.supervisor.it.SupervisorProcess;
 
 /**
  * An old worker that ignores the drain signal (python catching SIGTERM and serving on) is KILLed
@@ -30,14 +30,14 @@ class DrainTimeoutIT {
 
     @Test
     void aWorkerThatIgnoresTheDrainSignalIsKilledAtTheDrainTimeout() throws Exception {
-        try (Supervisor s = PublicHarness.run(tmp).listen("http", "127.0.0.1:0").readyNotify().option("--drain-timeout", "2s")
+        try (SupervisorProcess s = SupervisorProcess.run(tmp).listen("http", "127.0.0.1:0").readyNotify().option("--drain-timeout", "2s")
                 .command(App.command("serve", "--ignore-term")).start()) {
             int port = s.port("http");
             s.awaitReady(1);
             long oldPid = Long.parseLong(s.awaitLine("^supervisor: started worker 1\\.0 \\(pid (\\d+)\\)$", STEP).group(1));
-            assertEquals(1, FreshConnectionReloadIT.generation(PublicHarness.get(port, "/").body()));
+            assertEquals(1, FreshConnectionReloadIT.generation(Http.get(port, "/").body()));
 
-            int mark = s.outputSize();
+            int mark = s.output().size();
             s.signal("HUP");
             s.awaitLine(mark, "^supervisor: generation 2 ready in \\d+ ms .*; draining generation 1$", STEP);
             long drainedAt = System.nanoTime();
@@ -56,11 +56,11 @@ class DrainTimeoutIT {
             assertEquals(2, st.path("serving").asInt());
             assertTrue(ProcessHandle.of(oldPid).map(ProcessHandle::isAlive).orElse(false), "the old worker ignored TERM and lives");
 
-            Match kill = s.awaitLine(mark, "^supervisor: worker 1\\.0 \\(pid " + oldPid
+            Output.Match kill = s.awaitLine(mark, "^supervisor: worker 1\\.0 \\(pid " + oldPid
                     + "\\) still running 2s after the drain signal: killing it$", Duration.ofSeconds(10));
             long killedAfterMs = (System.nanoTime() - drainedAt) / 1_000_000;
-            Match end = s.awaitLine(kill.index(), "^supervisor: worker 1\\.0 \\(pid " + oldPid + "\\) killed by SIGKILL", STEP);
-            assertEquals("supervisor: worker 1.0 (pid " + oldPid + ") killed by SIGKILL (at the drain timeout)", end.text(),
+            Output.Match end = s.awaitLine(kill.index(), "^supervisor: worker 1\\.0 \\(pid " + oldPid + "\\) killed by SIGKILL", STEP);
+            assertEquals("supervisor: worker 1.0 (pid " + oldPid + ") killed by SIGKILL (at the drain timeout)", end.line().text(),
                     "the exit of a KILLed worker is not called a drain");
             s.awaitLine(end.index(), "^supervisor: generation 1 exited$", STEP);
             // Both lines come through one pipe and one reader, so the gap the test sees is the supervisor's, give or
@@ -77,12 +77,12 @@ class DrainTimeoutIT {
             System.out.println("RELOAD-MEASURE drain timeout 2s: the TERM-ignoring worker was KILLed " + killedAfterMs
                     + " ms after the drain line (as the test saw the lines)");
 
-            assertEquals(2, FreshConnectionReloadIT.generation(PublicHarness.get(port, "/").body()), "generation 2 serves");
+            assertEquals(2, FreshConnectionReloadIT.generation(Http.get(port, "/").body()), "generation 2 serves");
             assertEquals(List.of(2), List.of(s.status().path("generations").get(0).path("generation").asInt()));
 
             // A graceful stop waits for the drain timeout of generation 2 (which ignores TERM as well), then exits 0.
             s.signal("TERM");
-            assertEquals(0, s.awaitExit(STEP), "graceful stop" + s.dump());
+            assertEquals(0, s.awaitExit(STEP), "graceful stop" + s.output().dump());
             s.awaitLine("^supervisor: worker 2\\.0 \\(pid \\d+\\) killed by SIGKILL \\(at the drain timeout\\)$", STEP);
         }
     }

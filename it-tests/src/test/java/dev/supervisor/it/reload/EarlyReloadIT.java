@@ -14,8 +14,9 @@ import org.junit.jupiter.api.io.TempDir;
 
 import com.fasterxml.jackson.databind.JsonNode;
 
-import dev.supervisor.it.PublicHarness;
-import dev.supervisor.it.PublicHarness.Supervisor;
+import dev.supervisor.it.Fixtures;
+import dev.supervisor.it.Http;
+import dev.supervisor.it.SupervisorProcess;
 
 /**
  * Reloads asked for while generation 1 is still starting: one starts generation 2, the next is
@@ -33,8 +34,8 @@ class EarlyReloadIT {
     @Test
     void reloadsDuringTheFirstStartWaitForTheirOwnGenerations() throws Exception {
         Path config = App.writeConfig(tmp.resolve("supervisor.json"), settings(800));
-        Path control = PublicHarness.privateDir(tmp).resolve("ctl.sock");
-        try (Supervisor s = PublicHarness.run(tmp).rawArgs("run", "-c", config.toString(), "--control", control.toString()).start()) {
+        Path control = Fixtures.privateDir(tmp).resolve("ctl.sock");
+        try (SupervisorProcess s = SupervisorProcess.run(tmp).rawArgs("run", "-c", config.toString(), "--control", control.toString()).start()) {
             int port = s.port("http");
             s.awaitLine("^supervisor: started worker 1\\.0 ", STEP);
             App.writeConfig(config, settings(2000)); // generations 2 and 3 get ready well after generation 1
@@ -44,10 +45,10 @@ class EarlyReloadIT {
                 second.send("{\"v\":1,\"cmd\":\"reload\"}\n");
                 s.awaitLine("^supervisor: reload requested while generation 2 starts: merged into one more reload after it$", STEP);
                 assertTrue(s.supervisorLog().stream().noneMatch(l -> l.startsWith("supervisor: generation 1 ready")),
-                        "both requests came while generation 1 started" + s.dump());
+                        "both requests came while generation 1 started" + s.output().dump());
 
                 s.awaitReady(1);
-                assertEquals(1, FreshConnectionReloadIT.generation(PublicHarness.get(port, "/").body()), "generation 1 serves meanwhile");
+                assertEquals(1, FreshConnectionReloadIT.generation(Http.get(port, "/").body()), "generation 1 serves meanwhile");
 
                 JsonNode a = first.readAnswer(STEP);
                 assertEquals(true, a.path("ok").asBoolean(), "first: " + a);
@@ -61,11 +62,11 @@ class EarlyReloadIT {
             assertTrue(log.stream().anyMatch(l -> l.matches("^supervisor: generation 3 ready in .*; draining generation 2$")), "log: " + log);
             assertTrue(log.stream().noneMatch(l -> l.contains("internal error") || l.contains("invariant")), "log: " + log);
             assertTrue(s.handle().isAlive(), "the supervisor runs");
-            assertEquals(3, FreshConnectionReloadIT.generation(PublicHarness.get(port, "/").body()));
+            assertEquals(3, FreshConnectionReloadIT.generation(Http.get(port, "/").body()));
             assertEquals(3, s.status().path("serving").asInt());
 
             s.signal("TERM");
-            assertEquals(0, s.awaitExit(STEP), "graceful stop" + s.dump());
+            assertEquals(0, s.awaitExit(STEP), "graceful stop" + s.output().dump());
         }
     }
 

@@ -12,11 +12,9 @@ import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import dev.supervisor.it.PublicHarness;
-import dev.supervisor.it.PublicHarness.Cli;
-import dev.supervisor.it.PublicHarness.LoadResult;
-import dev.supervisor.it.PublicHarness.LoadRun;
-import dev.supervisor.it.PublicHarness.Supervisor;
+import dev.supervisor.it.Load;
+import dev.supervisor.it.SupervisorProcess;
+import dev.supervisor.it.SupervisorProcess.Cli;
 
 /**
  * The promise of the product, at volume: 30 reloads while 16 clients each open a fresh connection
@@ -36,7 +34,7 @@ class FreshConnectionReloadIT {
 
     @Test
     void thirtyReloadsUnderLoadLoseNoRequest() throws Exception {
-        try (Supervisor s = PublicHarness.run(tmp).listen("http", "127.0.0.1:0").workers(2).readyNotify()
+        try (SupervisorProcess s = SupervisorProcess.run(tmp).listen("http", "127.0.0.1:0").workers(2).readyNotify()
                 .option("--drain-timeout", "10s")
                 // 16 clients saturate both cores, so at nice 19 every reload would wait out the 2s bound:
                 // this test is about losing nothing (StartingPriorityIT is about priority), and it raises early.
@@ -44,21 +42,21 @@ class FreshConnectionReloadIT {
             int port = s.port("http");
             s.awaitReady(1);
             Answers answers = new Answers();
-            LoadRun load = PublicHarness.load(port, "/").threads(CLIENTS).requests(50_000_000).deadline(Duration.ofSeconds(100))
+            Load.Running load = Load.against(port, "/").threads(CLIENTS).requests(50_000_000).deadline(Duration.ofSeconds(100))
                     .countBy(r -> {
                         answers.answered(generation(r.body()));
                         return null;
                     }).start();
-            assertTrue(answers.await(1, STEP), "no answer from generation 1 under load" + s.dump());
+            assertTrue(answers.await(1, STEP), "no answer from generation 1 under load" + s.output().dump());
 
             long started = System.nanoTime();
             int viaCli = 0;
             for (int i = 1; i <= RELOADS; i++) {
                 int g = i + 1;
-                int mark = s.outputSize();
+                int mark = s.output().size();
                 if (i % 5 == 0) {
                     Cli r = s.cli("reload", "--control", s.control().toString());
-                    assertEquals(0, r.exit(), "supervisor reload #" + i + ": " + r + s.dump());
+                    assertEquals(0, r.exit(), "supervisor reload #" + i + ": " + r + s.output().dump());
                     assertEquals("generation " + g + " serves", r.stdout().strip(), "reload #" + i + ": " + r);
                     viaCli++;
                 } else {
@@ -66,10 +64,10 @@ class FreshConnectionReloadIT {
                 }
                 s.awaitLine(mark, "^supervisor: generation " + g + " ready in \\d+ ms .*; draining generation " + (g - 1) + "$", STEP);
                 answers.reloadDone(g);
-                assertTrue(answers.await(g, STEP), "generation " + g + " never answered the load; seen " + answers.byGeneration() + s.dump());
+                assertTrue(answers.await(g, STEP), "generation " + g + " never answered the load; seen " + answers.byGeneration() + s.output().dump());
             }
             long reloadNanos = System.nanoTime() - started;
-            LoadResult result = load.stop();
+            Load.Result result = load.stop();
 
             Map<Integer, Integer> seen = answers.byGeneration();
             assertEquals(0, result.failed(), "failed requests across " + RELOADS + " reloads: " + result);
@@ -88,7 +86,7 @@ class FreshConnectionReloadIT {
                     result.failed() / (double) RELOADS, times.summary());
 
             s.signal("TERM");
-            assertEquals(0, s.awaitExit(Duration.ofSeconds(20)), "graceful stop" + s.dump());
+            assertEquals(0, s.awaitExit(Duration.ofSeconds(20)), "graceful stop" + s.output().dump());
         }
     }
 

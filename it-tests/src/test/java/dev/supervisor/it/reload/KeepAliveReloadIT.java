@@ -11,9 +11,9 @@ import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import dev.supervisor.it.PublicHarness;
-import dev.supervisor.it.PublicHarness.Cli;
-import dev.supervisor.it.PublicHarness.Supervisor;
+import dev.supervisor.it.Fixtures;
+import dev.supervisor.it.SupervisorProcess;
+import dev.supervisor.it.SupervisorProcess.Cli;
 
 /**
  * Reloads under keep-alive clients, against the bundled demo ({@code supervisor demo --port 0}):
@@ -41,32 +41,32 @@ class KeepAliveReloadIT {
     /** The same, fewer times, with the supervisor and its demo workers on Temurin 25 (native access, newer NIO). */
     @Test
     void theSameOnJdk25() throws Exception {
-        reloadUnderKeepAliveLoad(PublicHarness.jdk25(), RELOADS_JDK25);
+        reloadUnderKeepAliveLoad(Fixtures.jdk25(), RELOADS_JDK25);
     }
 
     private void reloadUnderKeepAliveLoad(Path javaHome, int reloads) throws Exception {
-        Path control = PublicHarness.privateDir(tmp).resolve("ctl.sock");
-        PublicHarness.Builder b = PublicHarness.run(tmp).rawArgs("demo", "--port", "0", "-n", "2", "--drain-timeout", "20s", "--control",
+        Path control = Fixtures.privateDir(tmp).resolve("ctl.sock");
+        SupervisorProcess.Builder b = SupervisorProcess.run(tmp).rawArgs("demo", "--port", "0", "-n", "2", "--drain-timeout", "20s", "--control",
                 control.toString());
         if (javaHome != null) {
             b.javaHome(javaHome);
         }
         String jdk = javaHome == null ? "JDK " + Runtime.version().feature() + " (as inherited)" : javaHome.toString();
-        try (Supervisor s = b.start()) {
+        try (SupervisorProcess s = b.start()) {
             int port = s.port("http");
             s.awaitReady(1);
             Answers answers = new Answers();
             KeepAliveLoad load = new KeepAliveLoad(port, CLIENTS, 50_000_000, Duration.ofSeconds(110), answers::answered);
-            assertTrue(answers.await(1, STEP), "no answer from generation 1 under load" + s.dump());
+            assertTrue(answers.await(1, STEP), "no answer from generation 1 under load" + s.output().dump());
 
             long started = System.nanoTime();
             int viaCli = 0;
             for (int i = 1; i <= reloads; i++) {
                 int g = i + 1;
-                int mark = s.outputSize();
+                int mark = s.output().size();
                 if (i % 3 == 0) {
                     Cli r = s.cli("reload", "--control", control.toString());
-                    assertEquals(0, r.exit(), "supervisor reload #" + i + ": " + r + s.dump());
+                    assertEquals(0, r.exit(), "supervisor reload #" + i + ": " + r + s.output().dump());
                     assertEquals("generation " + g + " serves", r.stdout().strip(), "reload #" + i + ": " + r);
                     viaCli++;
                 } else {
@@ -74,7 +74,7 @@ class KeepAliveReloadIT {
                 }
                 s.awaitLine(mark, "^supervisor: generation " + g + " ready in \\d+ ms .*; draining generation " + (g - 1) + "$", STEP);
                 answers.reloadDone(g);
-                assertTrue(answers.await(g, STEP), "generation " + g + " never answered the load; seen " + answers.byGeneration() + s.dump());
+                assertTrue(answers.await(g, STEP), "generation " + g + " never answered the load; seen " + answers.byGeneration() + s.output().dump());
             }
             long reloadNanos = System.nanoTime() - started;
             KeepAliveLoad.Result result = load.stop();
@@ -98,7 +98,7 @@ class KeepAliveReloadIT {
                     result.failed() / (double) reloads, result.closedMidRequest(), times.summary());
 
             s.signal("TERM");
-            assertEquals(0, s.awaitExit(Duration.ofSeconds(30)), "graceful stop" + s.dump());
+            assertEquals(0, s.awaitExit(Duration.ofSeconds(30)), "graceful stop" + s.output().dump());
         }
     }
 }

@@ -17,11 +17,9 @@ import org.junit.jupiter.api.io.TempDir;
 
 import com.fasterxml.jackson.databind.JsonNode;
 
-import dev.supervisor.it.PublicHarness;
-import dev.supervisor.it.PublicHarness.Cli;
-import dev.supervisor.it.PublicHarness.LoadResult;
-import dev.supervisor.it.PublicHarness.LoadRun;
-import dev.supervisor.it.PublicHarness.Supervisor;
+import dev.supervisor.it.Load;
+import dev.supervisor.it.SupervisorProcess;
+import dev.supervisor.it.SupervisorProcess.Cli;
 
 /**
  * 20 reload requests at once are merged, not run one after another or side by side: requests that
@@ -42,10 +40,10 @@ class ReloadStormIT {
 
     @Test
     void twentyReloadsOverTheControlSocketAtOnceAreMerged() throws Exception {
-        try (Supervisor s = start()) {
+        try (SupervisorProcess s = start()) {
             int port = s.port("http");
             s.awaitReady(1);
-            LoadRun load = PublicHarness.load(port, "/").threads(4).requests(50_000_000).deadline(Duration.ofSeconds(60)).start();
+            Load.Running load = Load.against(port, "/").threads(4).requests(50_000_000).deadline(Duration.ofSeconds(60)).start();
             List<Answer> answers;
             LiveGenerations.Sampler sampler = new LiveGenerations.Sampler(s.control(), Duration.ofMillis(10));
             try (sampler) {
@@ -67,7 +65,7 @@ class ReloadStormIT {
                 }
                 awaitSettled(s, answers);
             }
-            LoadResult result = load.stop();
+            Load.Result result = load.stop();
             check(s, answers, sampler, "20 control-socket connections");
             assertEquals(0, result.failed(), "requests failed during the storm: " + result);
         }
@@ -75,7 +73,7 @@ class ReloadStormIT {
 
     @Test
     void twentySupervisorReloadCommandsStartedTogetherAreMerged() throws Exception {
-        try (Supervisor s = start()) {
+        try (SupervisorProcess s = start()) {
             s.awaitReady(1);
             List<Answer> answers;
             LiveGenerations.Sampler sampler = new LiveGenerations.Sampler(s.control(), Duration.ofMillis(10));
@@ -92,8 +90,8 @@ class ReloadStormIT {
         }
     }
 
-    private Supervisor start() {
-        return PublicHarness.run(tmp).listen("http", "127.0.0.1:0").readyNotify().option("--drain-timeout", "10s")
+    private SupervisorProcess start() {
+        return SupervisorProcess.run(tmp).listen("http", "127.0.0.1:0").readyNotify().option("--drain-timeout", "10s")
                 .command(App.command("serve", "--warmup", "400")).start();
     }
 
@@ -139,14 +137,14 @@ class ReloadStormIT {
     }
 
     /** Waits until the generation before the newest one answered has exited: the storm is over. */
-    private static void awaitSettled(Supervisor s, List<Answer> answers) {
+    private static void awaitSettled(SupervisorProcess s, List<Answer> answers) {
         int newest = answers.stream().mapToInt(Answer::generation).max().orElse(1);
         if (newest > 1) {
             s.awaitLine("^supervisor: generation " + (newest - 1) + " exited$", STEP);
         }
     }
 
-    private static void check(Supervisor s, List<Answer> answers, LiveGenerations.Sampler sampler, String how) {
+    private static void check(SupervisorProcess s, List<Answer> answers, LiveGenerations.Sampler sampler, String how) {
         assertEquals(REQUESTS, answers.size(), "answers: " + answers);
         for (Answer a : answers) {
             assertTrue(a.ok(), "every reload of the storm succeeds: " + a);

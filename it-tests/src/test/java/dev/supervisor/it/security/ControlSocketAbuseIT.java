@@ -21,8 +21,8 @@ import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import dev.supervisor.it.PublicHarness;
-import dev.supervisor.it.PublicHarness.Supervisor;
+import dev.supervisor.it.Http;
+import dev.supervisor.it.SupervisorProcess;
 
 /**
  * 1,000 malformed or oversized control lines, twice, a client that connects and never sends and
@@ -45,7 +45,7 @@ class ControlSocketAbuseIT {
 
     @Test
     void malformedAndOversizedLinesAndASilentClientLeaveItServing() throws Exception {
-        try (Supervisor s = PublicHarness.run(tmp).listen("web", "127.0.0.1:0").readyNotify().command(Sec.worker("http"))
+        try (SupervisorProcess s = SupervisorProcess.run(tmp).listen("web", "127.0.0.1:0").readyNotify().command(Sec.worker("http"))
                 .start()) {
             s.awaitReady(1);
             int port = s.port("web");
@@ -65,13 +65,13 @@ class ControlSocketAbuseIT {
             assertTrue(afterSecond - afterFirst < RSS_BOUND_KIB,
                     "VmRSS grew by " + (afterSecond - afterFirst) + " KiB over the second 1,000 lines (bound " + RSS_BOUND_KIB + " KiB)");
             assertFast(s.control());
-            assertEquals(200, PublicHarness.get(port, "/").status());
+            assertEquals(200, Http.get(port, "/").status());
 
             silent.assertClosedAfterIdleLimit("a client that never sends");
             half.assertClosedAfterIdleLimit("a client that sent half a line");
             Sec.awaitTrue("the supervisor's fds back to " + fdsAtStart + " (now " + fds(pid) + ")", Duration.ofSeconds(5),
                     () -> fds(pid) <= fdsAtStart);
-            assertEquals(200, PublicHarness.get(port, "/").status());
+            assertEquals(200, Http.get(port, "/").status());
             assertTrue(s.handle().isAlive());
         }
     }
@@ -125,7 +125,7 @@ class ControlSocketAbuseIT {
                 }
             }
             if (c % 10 == 0) {
-                assertEquals(200, PublicHarness.get(port, "/").status());
+                assertEquals(200, Http.get(port, "/").status());
             }
         }
         byte[] oversized = new byte[70 * 1024];

@@ -15,8 +15,9 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import dev.supervisor.it.PublicHarness;
-import dev.supervisor.it.PublicHarness.Supervisor;
+import dev.supervisor.it.Http;
+import dev.supervisor.it.SupervisorProcess;
+import dev.supervisor.it.SupervisorProcess.Cli;
 
 /**
  * Who may talk to the control socket (SECURITY.md): the supervisor's uid and root. Another uid is
@@ -33,15 +34,15 @@ class ControlSocketAccessIT {
     @TempDir
     Path fixtures;
 
-    private static PublicHarness.Builder supervisor(Path controlDir) {
-        return PublicHarness.run(controlDir).listen("web", "127.0.0.1:0").readyNotify().command(Sec.worker("http"));
+    private static SupervisorProcess.Builder supervisor(Path controlDir) {
+        return SupervisorProcess.run(controlDir).listen("web", "127.0.0.1:0").readyNotify().command(Sec.worker("http"));
     }
 
     @Test
     void anotherUidCannotReachTheSocketInItsPrivateDirectory() throws Exception {
         int[] user = Sec.testUser();
         Path peer = Sec.publicFixtures(fixtures).resolve("peer.py");
-        try (Supervisor s = supervisor(tmp).start()) {
+        try (SupervisorProcess s = supervisor(tmp).start()) {
             s.awaitReady(1);
             assertEquals("rwx------", PosixFilePermissions.toString(Files.getPosixFilePermissions(s.control().getParent())));
             assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(s.control())));
@@ -62,10 +63,10 @@ class ControlSocketAccessIT {
         java.util.List<String> args = new java.util.ArrayList<>(java.util.List.of("run", "-l", "web=127.0.0.1:0", "--ready", "notify",
                 "--control", control.toString(), "--"));
         args.addAll(Sec.worker("http"));
-        try (Supervisor s = PublicHarness.run(tmp).rawArgs(args.toArray(new String[0])).start()) {
+        try (SupervisorProcess s = SupervisorProcess.run(tmp).rawArgs(args.toArray(new String[0])).start()) {
             s.awaitReady(1);
             Files.setPosixFilePermissions(control, PosixFilePermissions.fromString("rw-rw-rw-"));
-            int mark = s.outputSize();
+            int mark = s.output().size();
             Sec.Result r = Sec.runAs(user, Sec.python(), peer.toString(), control.toString(), STATUS,
                     "{\"v\":1,\"cmd\":\"stop\"}", "{\"v\":1,\"cmd\":\"listeners\"}");
             assertEquals("ANSWER {\"v\":1,\"ok\":false,\"error\":\"permission denied: uid " + user[0]
@@ -74,7 +75,7 @@ class ControlSocketAccessIT {
                     + " \\(only uid 0 and root may connect\\)$", Duration.ofSeconds(5));
             // the stop it sent was never read: the supervisor serves on
             assertTrue(Sec.request(control, STATUS).contains("\"ok\":true"));
-            assertEquals(200, PublicHarness.get(s.port("web"), "/").status());
+            assertEquals(200, Http.get(s.port("web"), "/").status());
         } finally {
             Files.deleteIfExists(control);
         }
@@ -82,9 +83,9 @@ class ControlSocketAccessIT {
 
     @Test
     void aProcessThatIsNotAWorkerGetsNoListeners() throws Exception {
-        try (Supervisor s = supervisor(tmp).start()) {
+        try (SupervisorProcess s = supervisor(tmp).start()) {
             s.awaitReady(1);
-            int mark = s.outputSize();
+            int mark = s.output().size();
             long self = ProcessHandle.current().pid();
             // the JDK's own AF_UNIX channel: this test JVM is root, but no worker of the supervisor
             assertEquals("{\"v\":1,\"ok\":false,\"error\":\"pid " + self + " is not a current worker of this supervisor\"}",
@@ -99,13 +100,13 @@ class ControlSocketAccessIT {
     @Test
     void aDrainingWorkerGetsNoListeners() throws Exception {
         Path dir = Sec.publicFixtures(fixtures);
-        try (Supervisor s = PublicHarness.run(tmp).listen("web", "127.0.0.1:0").readyNotify()
+        try (SupervisorProcess s = SupervisorProcess.run(tmp).listen("web", "127.0.0.1:0").readyNotify()
                 .command(java.util.List.of(Sec.python(), "-u", dir.resolve("user_worker.py").toString())).start()) {
             s.awaitReady(1);
             long old = s.workerPids(1).get(0);
             JsonNode current = JSON.readTree(s.awaitLine(0, "^\\[1\\.0 " + old + "\\] CONTROL (.*)$", Duration.ofSeconds(5)).group(1));
             assertEquals(1, current.path("fds").asInt(), "a current worker gets its listener: " + current);
-            PublicHarness.Cli reload = s.cli("reload", "--control", s.control().toString());
+            Cli reload = s.cli("reload", "--control", s.control().toString());
             assertEquals(0, reload.exit(), reload.toString());
             // generation 1 was told to drain (TERM), and asks again on its way out
             JsonNode draining = JSON.readTree(s.awaitLine(0, "^\\[1\\.0 " + old + "\\] DRAIN-CONTROL (.*)$", Duration.ofSeconds(10)).group(1));
@@ -130,7 +131,7 @@ class ControlSocketAccessIT {
     }
 
     private void refused(Path dir, String message) {
-        try (Supervisor s = PublicHarness.run(tmp).rawArgs("run", "-l", "web=127.0.0.1:0", "--control", dir.resolve("ctl.sock").toString(),
+        try (SupervisorProcess s = SupervisorProcess.run(tmp).rawArgs("run", "-l", "web=127.0.0.1:0", "--control", dir.resolve("ctl.sock").toString(),
                 "--", "true").start()) {
             assertEquals(69, s.awaitExit(Duration.ofSeconds(30)));
             s.awaitLine(0, "^supervisor: " + java.util.regex.Pattern.quote(message) + ": choose another --control, or fix it$", Duration.ofSeconds(5));

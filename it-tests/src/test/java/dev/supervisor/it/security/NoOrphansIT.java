@@ -10,8 +10,8 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import dev.supervisor.it.PublicHarness;
-import dev.supervisor.it.PublicHarness.Supervisor;
+import dev.supervisor.it.Http;
+import dev.supervisor.it.SupervisorProcess;
 
 /**
  * kill -9 of the supervisor leaves no worker holding the port: each worker has a parent-death
@@ -44,7 +44,7 @@ class NoOrphansIT {
         Path dir = Sec.publicFixtures(fixtures);
         int port;
         List<Long> workers;
-        try (Supervisor s = PublicHarness.run(tmp).listen("web", "127.0.0.1:0").readyNotify().workers(2)
+        try (SupervisorProcess s = SupervisorProcess.run(tmp).listen("web", "127.0.0.1:0").readyNotify().workers(2)
                 .option(options.toArray(new String[0])).command(List.of(Sec.python(), "-u", dir.resolve("user_worker.py").toString())).start()) {
             s.awaitReady(1);
             port = s.port("web");
@@ -56,7 +56,7 @@ class NoOrphansIT {
             Sec.awaitTrue("workers " + workers + " gone and 127.0.0.1:" + port + " free after kill -9 of the supervisor", RELEASED,
                     () -> workers.stream().allMatch(pid -> gone(pid)) && Sec.canBind(port));
         }
-        try (Supervisor again = PublicHarness.run(tmp2).listen("web", "127.0.0.1:" + port).readyNotify()
+        try (SupervisorProcess again = SupervisorProcess.run(tmp2).listen("web", "127.0.0.1:" + port).readyNotify()
                 .option(options.toArray(new String[0])).command(List.of(Sec.python(), "-u", dir.resolve("user_worker.py").toString())).start()) {
             again.awaitReady(1);
             assertEquals(200, get(port));
@@ -72,7 +72,7 @@ class NoOrphansIT {
 
     private static int get(int port) {
         try {
-            return PublicHarness.get(port, "/").status();
+            return Http.get(port, "/").status();
         } catch (java.io.IOException e) {
             throw new AssertionError("GET 127.0.0.1:" + port + " failed: " + e, e);
         }

@@ -16,8 +16,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import dev.supervisor.it.PublicHarness;
-import dev.supervisor.it.PublicHarness.Supervisor;
+import dev.supervisor.it.Output;
+import dev.supervisor.it.SupervisorProcess;
 
 /**
  * COMMAND and its arguments reach exec as a vector: through the LISTEN_PID shim ("$@") and
@@ -39,9 +39,9 @@ class NoShellInjectionIT {
                 "--", "-c", "line\nbreak", "tab\there", "ünïcødé", "$0", "\"$@\"", "%s%n", ">" + marker);
         List<String> cmd = new ArrayList<>(List.of(Sec.python(), "-u", dir.resolve("argv.py").toString()));
         cmd.addAll(args);
-        try (Supervisor s = PublicHarness.run(tmp).listen("web", "127.0.0.1:0").readyNotify().command(cmd).start()) {
+        try (SupervisorProcess s = SupervisorProcess.run(tmp).listen("web", "127.0.0.1:0").readyNotify().command(cmd).start()) {
             s.awaitReady(1);
-            PublicHarness.Match line = s.awaitLine("^\\[1\\.0 \\d+\\] ARGV (.*)$", Duration.ofSeconds(20));
+            Output.Match line = s.awaitLine("^\\[1\\.0 \\d+\\] ARGV (.*)$", Duration.ofSeconds(20));
             JsonNode report = new ObjectMapper().readTree(line.group(1));
             List<String> got = new ArrayList<>();
             report.path("argv").forEach(a -> got.add(a.asText()));

@@ -18,8 +18,7 @@ import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import dev.supervisor.it.PublicHarness;
-import dev.supervisor.it.PublicHarness.Supervisor;
+import dev.supervisor.it.SupervisorProcess;
 
 /**
  * The supervisor as PID 1 of a new PID namespace (a container's init): orphans re-parented to it
@@ -41,11 +40,11 @@ class Pid1IT {
     void reapsOrphansAndStopsOnTerm() throws Exception {
         Sec.requireRoot("unshare --pid needs root");
         Path dir = Sec.publicFixtures(fixtures);
-        try (Supervisor s = PublicHarness.run(tmp).listen("web", "127.0.0.1:0").readyNotify().javaHome(unsharingJdk())
+        try (SupervisorProcess s = SupervisorProcess.run(tmp).listen("web", "127.0.0.1:0").readyNotify().javaHome(unsharingJdk())
                 .command(List.of(Sec.python(), "-u", dir.resolve("orphans.py").toString(), Integer.toString(ORPHANS))).start()) {
             s.awaitReady(1);
             ProcessHandle init = s.handle().children().findFirst()
-                    .orElseThrow(() -> new AssertionError("unshare (pid " + s.pid() + ") has no child" + s.dump()));
+                    .orElseThrow(() -> new AssertionError("unshare (pid " + s.pid() + ") has no child" + s.output().dump()));
             assertEquals("1", nsPid(init.pid()), "the supervisor's JVM is PID 1 of its namespace");
             int from = 0;
             for (int i = 0; i < ORPHANS; i++) {
@@ -54,9 +53,9 @@ class Pid1IT {
             }
             // The reaper scans every 200 ms; 3 s is generous on a loaded machine.
             Sec.awaitTrue("no zombie child of the supervisor (pid " + init.pid() + ")", Duration.ofSeconds(3), () -> zombiesOf(init.pid()).isEmpty());
-            PublicHarness.signal(init.pid(), "TERM");
-            assertEquals(0, s.awaitExit(Duration.ofSeconds(30)), "TERM to PID 1 is a graceful stop" + s.dump());
-            assertTrue(s.supervisorLog().contains("supervisor: stopped"), s.dump());
+            SupervisorProcess.signal(init.pid(), "TERM");
+            assertEquals(0, s.awaitExit(Duration.ofSeconds(30)), "TERM to PID 1 is a graceful stop" + s.output().dump());
+            assertTrue(s.supervisorLog().contains("supervisor: stopped"), s.output().dump());
         }
     }
 

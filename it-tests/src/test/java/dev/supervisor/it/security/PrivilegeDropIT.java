@@ -14,8 +14,10 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import dev.supervisor.it.PublicHarness;
-import dev.supervisor.it.PublicHarness.Supervisor;
+import dev.supervisor.it.Fixtures;
+import dev.supervisor.it.Http;
+import dev.supervisor.it.Output;
+import dev.supervisor.it.SupervisorProcess;
 
 /**
  * {@code --user nobody}: the supervisor binds a privileged port as root, the workers run as nobody
@@ -36,24 +38,24 @@ class PrivilegeDropIT {
         int[] nobody = Sec.ids("nobody");
         Path dir = Sec.publicFixtures(fixtures);
         int port = Sec.freePrivilegedPort();
-        try (Supervisor s = PublicHarness.run(tmp).listen("web", "127.0.0.1:" + port).readyNotify().workers(2)
+        try (SupervisorProcess s = SupervisorProcess.run(tmp).listen("web", "127.0.0.1:" + port).readyNotify().workers(2)
                 .option("--user", "nobody").command(java.util.List.of(Sec.python(), "-u", dir.resolve("user_worker.py").toString())).start()) {
             s.awaitReady(1); // READY=1 reached NOTIFY_SOCKET from uid nobody
             assertEquals(port, s.port("web"));
             for (long pid : s.workerPids(1)) {
                 assertEquals(nobody[0] + "\t" + nobody[0] + "\t" + nobody[0] + "\t" + nobody[0], Sec.procStatus(pid, "Uid"), "uid of worker " + pid);
                 assertEquals(nobody[1] + "\t" + nobody[1] + "\t" + nobody[1] + "\t" + nobody[1], Sec.procStatus(pid, "Gid"), "gid of worker " + pid);
-                PublicHarness.Match ids = s.awaitLine(0, "^\\[1\\.\\d " + pid + "\\] IDS (.*)$", Duration.ofSeconds(5));
+                Output.Match ids = s.awaitLine(0, "^\\[1\\.\\d " + pid + "\\] IDS (.*)$", Duration.ofSeconds(5));
                 JsonNode reported = JSON.readTree(ids.group(1));
                 assertEquals(nobody[0], reported.path("euid").asInt());
                 assertEquals("[" + nobody[1] + "]", reported.path("groups").toString(), "supplementary groups: nobody's own, not root's");
                 // SUPERVISOR_SOCKET: the workers' uid reaches it, and a current worker gets its listener
-                PublicHarness.Match control = s.awaitLine(0, "^\\[1\\.\\d " + pid + "\\] CONTROL (.*)$", Duration.ofSeconds(5));
+                Output.Match control = s.awaitLine(0, "^\\[1\\.\\d " + pid + "\\] CONTROL (.*)$", Duration.ofSeconds(5));
                 JsonNode answer = JSON.readTree(control.group(1));
                 assertEquals("{\"v\":1,\"ok\":true,\"names\":[\"web\"]}", answer.path("answer").toString(), control.group(1));
                 assertEquals(1, answer.path("fds").asInt());
             }
-            JsonNode body = JSON.readTree(PublicHarness.get(port, "/").body());
+            JsonNode body = JSON.readTree(Http.get(port, "/").body());
             assertEquals(nobody[0], body.path("euid").asInt(), "the answer came from a worker running as nobody");
 
             // the sockets are the workers' group's, not everyone's
@@ -61,7 +63,7 @@ class PrivilegeDropIT {
             assertEquals("rw-rw----", PosixFilePermissions.toString(Files.getPosixFilePermissions(s.control())));
 
             // another process of uid nobody may neither control the supervisor nor take its listeners
-            int mark = s.outputSize();
+            int mark = s.output().size();
             Sec.Result r = Sec.runAs(nobody, Sec.python(), dir.resolve("peer.py").toString(), s.control().toString(),
                     "{\"v\":1,\"cmd\":\"stop\"}");
             assertEquals("ANSWER {\"v\":1,\"ok\":false,\"error\":\"permission denied: the workers' uid may not stop this supervisor\"}\nEOF",
@@ -71,7 +73,7 @@ class PrivilegeDropIT {
             r = Sec.runAs(nobody, Sec.python(), dir.resolve("peer.py").toString(), s.control().toString(), "{\"v\":1,\"cmd\":\"listeners\"}");
             assertTrue(r.stdout().matches("(?s)ANSWER \\{\"v\":1,\"ok\":false,\"error\":\"pid \\d+ is not a current worker of this supervisor\"}\nEOF\n"),
                     r.toString());
-            assertEquals(200, PublicHarness.get(port, "/").status(), "still serving");
+            assertEquals(200, Http.get(port, "/").status(), "still serving");
             s.signal("TERM");
             assertEquals(0, s.awaitExit(Duration.ofSeconds(30)));
         }
@@ -79,7 +81,7 @@ class PrivilegeDropIT {
 
     @Test
     void aUserThatDoesNotExistIsBadUsage() {
-        try (Supervisor s = PublicHarness.run(tmp).rawArgs("run", "--user", "no-such-user-x", "-l", "web=127.0.0.1:0",
+        try (SupervisorProcess s = SupervisorProcess.run(tmp).rawArgs("run", "--user", "no-such-user-x", "-l", "web=127.0.0.1:0",
                 "--control", tmp.resolve("ctl.sock").toString(), "--", "true").start()) {
             assertEquals(64, s.awaitExit(Duration.ofSeconds(30)));
             s.awaitLine("^supervisor: --user no-such-user-x: no user 'no-such-user-x'$", Duration.ofSeconds(20));
@@ -92,7 +94,7 @@ class PrivilegeDropIT {
         // a copy of the distribution that the test user can read, wherever the build lives
         Path home = Files.createDirectories(fixtures.resolve("supervisor"));
         Sec.publicFixtures(fixtures);
-        Path built = PublicHarness.supervisorBin().getParent().getParent();
+        Path built = Fixtures.supervisorBin().getParent().getParent();
         Sec.Result copy = Sec.run(Duration.ofSeconds(60), "cp", "-R", built + "/.", home.toString());
         assertEquals(0, copy.exit(), copy.toString());
         Sec.run(Duration.ofSeconds(60), "chmod", "-R", "a+rX", home.toString());

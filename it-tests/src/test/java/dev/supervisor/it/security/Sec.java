@@ -22,7 +22,7 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 
-import dev.supervisor.it.PublicHarness;
+import dev.supervisor.it.Fixtures;
 
 /** What the security tests share: root, the test user, running as another uid, /proc, fixtures. */
 final class Sec {
@@ -222,7 +222,7 @@ final class Sec {
     }
 
     static String python() {
-        return PublicHarness.python();
+        return Fixtures.python();
     }
 
     /** {@code python3 -u fixtures/worker.py ARGS}: the shared fixture worker (see it-tests/README.md). */
