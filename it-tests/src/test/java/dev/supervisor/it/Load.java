@@ -25,7 +25,7 @@ import java.util.function.Function;
  * first. Every outcome is counted: answered (the expected status), or failed by kind.
  */
 public final class Load {
-    enum Failure {
+    public enum Failure {
         /** connect() refused: nothing listened (the failure socket activation exists to prevent). */
         REFUSED,
         /** the connection was reset or broken mid-request. */
