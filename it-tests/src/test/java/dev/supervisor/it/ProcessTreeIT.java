@@ -21,8 +21,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The supervisor owns every process a worker starts (DESIGN.md, "Which processes belong to a
- * generation"), takes a reload from SIGHUP even when its parent ignored HUP, and survives a
- * reload that cannot get file descriptors.
+ * generation"), takes a reload from SIGHUP even when its parent ignored HUP, leaves the JVM's own
+ * signals alone, and survives a reload that cannot get file descriptors.
  */
 class ProcessTreeIT {
     static final int RELOADS = 10;
@@ -103,6 +103,25 @@ class ProcessTreeIT {
             s.awaitReady(1);
             s.signal("HUP");
             s.awaitReady(2);
+        }
+    }
+
+    /**
+     * A JFR recording samples the supervisor's threads, which HotSpot suspends with SIGUSR2: the
+     * supervisor lives through it, reloads and stops cleanly (it once set USR2 to its default
+     * action, and died at the first sample).
+     */
+    @Test
+    void aProfilerSamplingTheSupervisorDoesNotKillIt() {
+        String jfr = "-XX:StartFlightRecording=filename=" + tmp.resolve("supervisor.jfr") + ",settings=profile";
+        try (SupervisorProcess s = SupervisorProcess.run(tmp).env("SUPERVISOR_JAVA_OPTS", jfr).listen("http", "127.0.0.1:0").readyNotify()
+                .command(Fixtures.worker("http")).start()) {
+            s.awaitReady(1);
+            s.signal("HUP");
+            s.awaitReady(2);
+            assertEquals(2, s.status().get("serving").asInt(), "status answers: " + s.output().dump());
+            s.signal("TERM");
+            assertEquals(0, s.awaitExit(STEP), s.output().dump());
         }
     }
 

@@ -66,6 +66,7 @@ public final class Libc {
         int waitpid(int pid, @Out IntByReference status, int options);
         int kill(int pid, int sig);
         long signal(int signum, long handler);
+        int sigaction(int signum, Pointer act, Pointer oldact);
         int prctl(int option, long arg2, long arg3, long arg4, long arg5);
         int setpriority(int which, int who, int prio);
         int getpriority(int which, int who);
@@ -96,7 +97,7 @@ public final class Libc {
     public static final int SCHED_OTHER = 0, SCHED_BATCH = 3, SCHED_IDLE = 5;
     public static final int PRIO_PROCESS = 0;
     public static final int PR_SET_CHILD_SUBREAPER = 36;
-    public static final long SIG_DFL = 0;
+    public static final long SIG_DFL = 0, SIG_IGN = 1;
 
     private static final class Holder {
         static final Calls CALLS;

@@ -166,10 +166,10 @@ final class Daemon {
             control.start(supervisor);
             notify.start();
             // An ignored disposition we inherited (nohup, a shell's background job) would make the
-            // JVM refuse these handlers: every one starts from the default.
-            for (int sig : new int[] {Libc.SIGHUP, Libc.SIGINT, Libc.SIGTERM, Libc.SIGUSR1, Libc.SIGUSR2}) {
+            // JVM refuse these handlers. USR2 is not ours: HotSpot suspends threads with it (JFR).
+            for (int sig : new int[] {Libc.SIGHUP, Libc.SIGINT, Libc.SIGTERM}) {
                 try {
-                    Posix.defaultAction(sig);
+                    Posix.unignore(sig);
                 } catch (NativeException e) {
                     log.info(e.getMessage() + "; a signal our parent had us ignore may stay ignored");
                 }

@@ -21,6 +21,8 @@ public final class Posix {
 
     private static final short POSIX_SPAWN_SETPGROUP = 0x02, POSIX_SPAWN_SETSIGDEF = 0x04, POSIX_SPAWN_SETSIGMASK = 0x08;
     private static final int SPAWN_STRUCT_BYTES = 512, SIGSET_BYTES = 128;
+    /** struct sigaction is 152 bytes on x86_64 and aarch64, the handler first. */
+    private static final int SIGACTION_BYTES = 256;
 
     /** A copy of {@code fd} at {@code minFd} or above, FD_CLOEXEC. */
     public static int dupCloexec(int fd, int minFd) throws NativeException {
@@ -61,12 +63,14 @@ public final class Posix {
     }
 
     /**
-     * Sets {@code signal} back to its default action, so that a disposition inherited as ignored
-     * (nohup ignores HUP; a shell ignores INT for background jobs) does not make the JVM refuse
-     * our handler.
+     * Sets {@code signal} back to its default action if it is ignored: a disposition inherited as
+     * ignored (nohup ignores HUP; a shell ignores INT for background jobs) makes the JVM refuse our
+     * handler. Only an ignored one: a handler the JVM installed for itself stays.
      */
-    public static void defaultAction(int signal) throws NativeException {
-        if (Libc.calls().signal(signal, Libc.SIG_DFL) == -1) {
+    public static void unignore(int signal) throws NativeException {
+        Pointer old = Libc.allocate(SIGACTION_BYTES);
+        Libc.check(Libc.calls().sigaction(signal, null, old), "sigaction(" + signal + ")");
+        if (old.getAddress(0) == Libc.SIG_IGN && Libc.calls().signal(signal, Libc.SIG_DFL) == -1) {
             throw Libc.failure("signal(" + signal + ", SIG_DFL)");
         }
     }
