@@ -22,8 +22,8 @@ final class ProcFs {
     /** Threads of one process whose children we read; a process with more is read up to here. */
     static final int MAX_TASKS = 1024;
 
-    /** Fields of /proc/PID/stat: parent, process group, session and state ('Z' = zombie). */
-    record Stat(int ppid, int pgrp, int session, char state) {}
+    /** Fields of /proc/PID/stat: parent, process group, session, state ('Z' = zombie) and number of threads. */
+    record Stat(int ppid, int pgrp, int session, char state, int threads) {}
 
     /** The stat of {@code pid}, or null when it is gone. */
     static Stat stat(int pid) {
@@ -35,12 +35,37 @@ final class ProcFs {
         if (close < 0 || close + 2 >= s.length()) {
             return null;
         }
-        String[] f = s.substring(close + 2).split(" ", 6);
+        String[] f = s.substring(close + 2).split(" ", 19);
         try {
-            return new Stat(Integer.parseInt(f[1]), Integer.parseInt(f[2]), Integer.parseInt(f[3]), f[0].charAt(0));
+            return new Stat(Integer.parseInt(f[1]), Integer.parseInt(f[2]), Integer.parseInt(f[3]), f[0].charAt(0), Integer.parseInt(f[17]));
         } catch (RuntimeException e) {
             return null;
         }
+    }
+
+    /** The children of thread {@code tid} of process {@code pid}. */
+    static List<Integer> threadChildren(int pid, int tid) {
+        List<Integer> out = new ArrayList<>();
+        addChildren(read(Path.of("/proc", Integer.toString(pid), "task", Integer.toString(tid), "children"), MAX_READ), out);
+        return out;
+    }
+
+    /** The id of the calling thread, from /proc/thread-self ("PID/task/TID"); -1 if it cannot be read. */
+    static int currentThread() {
+        try {
+            Path link = Files.readSymbolicLink(Path.of("/proc/thread-self"));
+            return Integer.parseInt(link.getFileName().toString());
+        } catch (IOException | RuntimeException e) {
+            return -1;
+        }
+    }
+
+    /**
+     * The children of process {@code pid} of {@code stat}: of its one thread when it has one (a
+     * file read instead of a directory listing and a read per thread).
+     */
+    static List<Integer> children(int pid, Stat stat) {
+        return stat.threads() == 1 ? threadChildren(pid, pid) : children(pid);
     }
 
     /** The children of every thread of {@code pid}. */
@@ -53,14 +78,7 @@ final class ProcFs {
                 if (++seen > MAX_TASKS) {
                     break;
                 }
-                String c = read(t.resolve("children"), MAX_READ);
-                if (c != null) {
-                    for (String p : c.trim().split(" ")) {
-                        if (!p.isEmpty()) {
-                            out.add(Integer.parseInt(p));
-                        }
-                    }
-                }
+                addChildren(read(t.resolve("children"), MAX_READ), out);
             }
         } catch (IOException | RuntimeException e) {
             // gone meanwhile: no children
@@ -93,6 +111,16 @@ final class ProcFs {
             p = s == null ? -1 : s.ppid();
         }
         return chain.stream().mapToLong(Long::longValue).toArray();
+    }
+
+    private static void addChildren(String text, List<Integer> out) {
+        if (text != null) {
+            for (String p : text.trim().split(" ")) {
+                if (!p.isEmpty()) {
+                    out.add(Integer.parseInt(p));
+                }
+            }
+        }
     }
 
     private static String read(Path p, int max) {

@@ -50,6 +50,15 @@ final class ProcessTree {
     }
 
     private final int self = (int) ProcessHandle.current().pid();
+    /**
+     * The threads of ours that spawned workers: with the thread-group leader, which orphans
+     * re-parent to (the kernel picks the first live thread of a subreaper), the only threads that
+     * have children. Reading just theirs spares a read per thread of the JVM (one per live worker
+     * is the JDK's process reaper); every {@link #FULL_SCAN_EVERY}th refresh reads them all.
+     */
+    private final Set<Integer> parents = new HashSet<>(Set.of(self));
+    static final int FULL_SCAN_EVERY = 16;
+    private int refreshes;
     private final List<Member> trees = new ArrayList<>();
     /** Orphans no worker could be found for, reaped when they end. */
     private final Set<Integer> strays = new HashSet<>();
@@ -59,7 +68,14 @@ final class ProcessTree {
         this.log = log;
     }
 
+    /** Called on the thread that spawned {@code root}, right after it did. */
     Member track(int root, int generation, int slot) {
+        if (parents.size() < 8) {
+            int tid = ProcFs.currentThread();
+            if (tid > 0) {
+                parents.add(tid);
+            }
+        }
         Member m = new Member(root, generation, slot);
         trees.add(m);
         return m;
@@ -82,7 +98,16 @@ final class ProcessTree {
                 known.put(p, m);
             }
         }
-        for (int child : ProcFs.children(self)) {
+        List<Integer> children;
+        if (++refreshes % FULL_SCAN_EVERY == 0) {
+            children = ProcFs.children(self);
+        } else {
+            children = new ArrayList<>();
+            for (int tid : parents) {
+                children.addAll(ProcFs.threadChildren(self, tid));
+            }
+        }
+        for (int child : children) {
             if (roots.contains(child) || strays.contains(child) || known.containsKey(child) && known.get(child).orphans.contains(child)) {
                 continue;
             }
@@ -124,8 +149,9 @@ final class ProcessTree {
     void walk(Member m) {
         Map<Integer, Integer> found = new LinkedHashMap<>();
         ArrayDeque<Integer> todo = new ArrayDeque<>(m.orphans);
-        if (!m.rootReaped) {
-            todo.addAll(ProcFs.children(m.root));
+        ProcFs.Stat root = m.rootReaped ? null : ProcFs.stat(m.root);
+        if (root != null) {
+            todo.addAll(ProcFs.children(m.root, root));
         }
         while (!todo.isEmpty() && found.size() < MAX_PROCESSES) {
             int pid = todo.poll();
@@ -138,7 +164,7 @@ final class ProcessTree {
             }
             found.put(pid, s.pgrp());
             if (s.state() != 'Z') {
-                todo.addAll(ProcFs.children(pid));
+                todo.addAll(ProcFs.children(pid, s));
             }
         }
         m.processes = found;
