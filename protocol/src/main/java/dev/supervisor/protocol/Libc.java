@@ -68,6 +68,7 @@ public final class Libc {
         long signal(int signum, long handler);
         int sigaction(int signum, Pointer act, Pointer oldact);
         int prctl(int option, long arg2, long arg3, long arg4, long arg5);
+        long syscall(long number, long arg1, long arg2);
         int setpriority(int which, int who, int prio);
         int getpriority(int which, int who);
         int sched_setscheduler(int pid, int policy, @In int[] param);

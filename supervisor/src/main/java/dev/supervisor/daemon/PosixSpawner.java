@@ -8,7 +8,6 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Consumer;
@@ -29,6 +28,7 @@ public final class PosixSpawner implements Spawner {
     static final String SHIM = "LISTEN_PID=$$; export LISTEN_PID; exec \"$0\" \"$@\"";
 
     private final OutputPump pump;
+    private final ExitWatch exits;
     private final NotifySocket notify;
     /** Runs before COMMAND in the same process (setpriv: parent-death signal, --user); may be empty. */
     private final List<String> wrapper;
@@ -43,6 +43,7 @@ public final class PosixSpawner implements Spawner {
 
     public PosixSpawner(List<String> wrapper, NotifySocket notify, Log log) throws NativeException {
         this.pump = OutputPump.start();
+        this.exits = ExitWatch.start(log);
         this.wrapper = List.copyOf(wrapper);
         this.notify = notify;
         this.trees = new ProcessTree(log);
@@ -105,12 +106,7 @@ public final class PosixSpawner implements Spawner {
             pump.add(stderr);
             out[0] = -1;
             err[0] = -1;
-            Optional<ProcessHandle> handle = ProcessHandle.of(pid);
-            if (handle.isPresent()) {
-                handle.get().onExit().thenRun(onExit);
-            } else {
-                onExit.run();
-            }
+            exits.watch(pid, onExit);
             PosixProcess p = new PosixProcess(pid, stderr, tree, notifyEnd, priority);
             notifyEnd = null;
             return p;

@@ -53,8 +53,8 @@ final class ProcessTree {
     /**
      * The threads of ours that spawned workers: with the thread-group leader, which orphans
      * re-parent to (the kernel picks the first live thread of a subreaper), the only threads that
-     * have children. Reading just theirs spares a read per thread of the JVM (one per live worker
-     * is the JDK's process reaper); every {@link #FULL_SCAN_EVERY}th refresh reads them all.
+     * have children. Reading just theirs spares a read per JVM thread; every
+     * {@link #FULL_SCAN_EVERY}th refresh reads them all.
      */
     private final Set<Integer> parents = new HashSet<>(Set.of(self));
     static final int FULL_SCAN_EVERY = 16;

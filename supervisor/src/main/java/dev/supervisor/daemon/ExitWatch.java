@@ -1,0 +1,89 @@
+package dev.supervisor.daemon;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ConcurrentLinkedQueue;
+
+import dev.supervisor.protocol.Libc;
+import dev.supervisor.protocol.NativeException;
+
+/**
+ * Learns that workers exited: one thread polls a pidfd per worker (pidfd_open(2), Linux 5.3+) and
+ * runs the worker's exit hook once it has exited. Reaping stays the loop's, by pid. One thread for
+ * every worker, where the JDK's ProcessHandle.onExit keeps a thread per process; that is the
+ * fallback where pidfd_open is refused (an older kernel, a seccomp filter).
+ */
+final class ExitWatch implements Runnable {
+    private static final long SYS_PIDFD_OPEN = 434; // x86_64 and aarch64 alike
+
+    private record Watch(int pidfd, Runnable onExit) {}
+
+    private final ConcurrentLinkedQueue<Watch> added = new ConcurrentLinkedQueue<>();
+    private final int[] wake;
+    /** The watch thread's. */
+    private final List<Watch> watches = new ArrayList<>();
+    private volatile boolean pidfds = true;
+    private final Log log;
+
+    private ExitWatch(Log log) throws NativeException {
+        this.wake = Posix.pipe();
+        this.log = log;
+    }
+
+    static ExitWatch start(Log log) throws NativeException {
+        ExitWatch w = new ExitWatch(log);
+        Thread t = new Thread(w, "exit-watch");
+        t.setDaemon(true);
+        t.start();
+        return w;
+    }
+
+    /** Runs {@code onExit}, on another thread, once our child {@code pid} has exited (before it is reaped). */
+    void watch(int pid, Runnable onExit) {
+        if (pidfds) {
+            int fd = (int) Libc.calls().syscall(SYS_PIDFD_OPEN, pid, 0);
+            if (fd >= 0) {
+                added.add(new Watch(fd, onExit));
+                Libc.calls().write(wake[1], new byte[] {1}, 1);
+                return;
+            }
+            pidfds = false;
+            log.info(Libc.failure("pidfd_open(" + pid + ")").getMessage() + "; learning of exits from a JDK thread per worker instead");
+        }
+        ProcessHandle.of(pid).ifPresentOrElse(h -> h.onExit().thenRun(onExit), onExit);
+    }
+
+    @Override
+    public void run() {
+        byte[] scratch = new byte[64];
+        while (true) {
+            for (Watch w; (w = added.poll()) != null; ) {
+                watches.add(w);
+            }
+            int[] fds = new int[watches.size() + 1];
+            fds[0] = wake[0];
+            for (int i = 0; i < watches.size(); i++) {
+                fds[i + 1] = watches.get(i).pidfd;
+            }
+            short[] ready = Posix.pollIn(fds);
+            if (ready == null) {
+                continue; // EINTR
+            }
+            if (ready[0] != 0) {
+                Libc.calls().read(wake[0], scratch, scratch.length);
+            }
+            // From the end, so that removing one leaves the indices of those before it as polled.
+            for (int i = watches.size() - 1; i >= 0; i--) {
+                if (ready[i + 1] != 0) {
+                    Watch w = watches.remove(i);
+                    Libc.close(w.pidfd);
+                    try {
+                        w.onExit.run();
+                    } catch (RuntimeException e) {
+                        log.info("internal error in an exit hook: " + e);
+                    }
+                }
+            }
+        }
+    }
+}
