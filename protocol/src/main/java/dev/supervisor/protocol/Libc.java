@@ -94,7 +94,7 @@ public final class Libc {
     public static final int POLLIN = 1, POLLERR = 0x8, POLLHUP = 0x10;
     public static final int WNOHANG = 1;
     public static final int SIGHUP = 1, SIGINT = 2, SIGKILL = 9, SIGUSR1 = 10, SIGUSR2 = 12, SIGTERM = 15;
-    public static final int ENOENT = 2, EINTR = 4, EBADF = 9, ECHILD = 10, EAGAIN = 11, ENOTSOCK = 88, ECONNREFUSED = 111;
+    public static final int EPERM = 1, ENOENT = 2, EINTR = 4, EBADF = 9, ECHILD = 10, EAGAIN = 11, ENOSYS = 38, ENOTSOCK = 88, ECONNREFUSED = 111;
     public static final int SCHED_OTHER = 0, SCHED_BATCH = 3, SCHED_IDLE = 5;
     public static final int PRIO_PROCESS = 0;
     public static final int PR_SET_CHILD_SUBREAPER = 36;

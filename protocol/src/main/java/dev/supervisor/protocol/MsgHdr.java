@@ -82,6 +82,7 @@ public final class MsgHdr {
         do {
             n = Libc.calls().sendmsg(fd, msg, flags);
         } while (n < 0 && Libc.errno() == Libc.EINTR);
+        Reference.reachabilityFence(this); // msg, iov and control, which the kernel read
         Reference.reachabilityFence(data);
         return n;
     }
@@ -97,6 +98,7 @@ public final class MsgHdr {
         do {
             n = Libc.calls().recvmsg(fd, msg, flags);
         } while (n < 0 && Libc.errno() == Libc.EINTR);
+        Reference.reachabilityFence(this); // msg, iov and control, which the kernel wrote
         Reference.reachabilityFence(data);
         return n;
     }

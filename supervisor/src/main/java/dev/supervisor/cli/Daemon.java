@@ -117,7 +117,7 @@ final class Daemon {
         SystemdNotifier manager = null;
         try {
             manager = SystemdNotifier.of(System.getenv(Wire.NOTIFY_SOCKET));
-        } catch (NativeException e) {
+        } catch (NativeException | IllegalArgumentException e) {
             log.info("cannot notify the service manager at NOTIFY_SOCKET: " + e.getMessage());
         }
         if (manager != null) {

@@ -47,8 +47,14 @@ final class ExitWatch implements Runnable {
                 Libc.calls().write(wake[1], new byte[] {1}, 1);
                 return;
             }
-            pidfds = false;
-            log.info(Libc.failure("pidfd_open(" + pid + ")").getMessage() + "; learning of exits from a JDK thread per worker instead");
+            int errno = Libc.errno();
+            if (errno == Libc.ENOSYS || errno == Libc.EPERM) {
+                // The kernel (or a seccomp filter) has no pidfds for us: not now, not later.
+                pidfds = false;
+                log.info(new NativeException("pidfd_open(" + pid + ")", errno).getMessage()
+                        + "; learning of exits from a JDK thread per worker instead");
+            }
+            // Otherwise (EMFILE, ENOMEM, ...) only this worker is watched the JDK's way.
         }
         ProcessHandle.of(pid).ifPresentOrElse(h -> h.onExit().thenRun(onExit), onExit);
     }
@@ -65,7 +71,13 @@ final class ExitWatch implements Runnable {
             for (int i = 0; i < watches.size(); i++) {
                 fds[i + 1] = watches.get(i).pidfd;
             }
-            short[] ready = Posix.pollIn(fds);
+            short[] ready;
+            try {
+                ready = Posix.pollIn(fds);
+            } catch (RuntimeException e) {
+                log.info("internal error watching worker exits: " + e.getMessage());
+                continue;
+            }
             if (ready == null) {
                 continue; // EINTR
             }
@@ -79,8 +91,8 @@ final class ExitWatch implements Runnable {
                     Libc.close(w.pidfd);
                     try {
                         w.onExit.run();
-                    } catch (RuntimeException e) {
-                        log.info("internal error in an exit hook: " + e);
+                    } catch (Throwable t) { // this thread carries every worker's exit: it must go on
+                        log.info("internal error in an exit hook: " + t);
                     }
                 }
             }

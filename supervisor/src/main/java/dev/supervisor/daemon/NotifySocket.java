@@ -119,6 +119,7 @@ public final class NotifySocket implements AutoCloseable {
             ControlDirectory.restrictNotifySocket(path, workerGid);
         } catch (IOException | RuntimeException e) {
             Libc.close(fd);
+            Files.deleteIfExists(path);
             throw e;
         }
         Endpoint ep = new Endpoint(path, fd, receiver);

@@ -1,5 +1,6 @@
 package dev.supervisor.daemon;
 
+import java.lang.ref.Reference;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
@@ -98,6 +99,8 @@ public final class Posix {
     /**
      * poll(2) for input on {@code fds}, with no timeout: what happened to each (revents: POLLIN,
      * POLLHUP, POLLERR; 0 for nothing), or null when a signal interrupted the wait.
+     *
+     * @throws IllegalStateException when poll fails otherwise (ENOMEM), naming the errno
      */
     public static short[] pollIn(int[] fds) {
         Pointer p = Libc.allocate(8 * fds.length); // struct pollfd: int fd, short events, short revents
@@ -106,7 +109,10 @@ public final class Posix {
             p.putShort(8L * i + 4, (short) Libc.POLLIN);
         }
         if (Libc.calls().poll(p, fds.length, -1) < 0) {
-            return null;
+            if (Libc.errno() == Libc.EINTR) {
+                return null;
+            }
+            throw new IllegalStateException(Libc.failure("poll(" + fds.length + " fds)").getMessage());
         }
         short[] revents = new short[fds.length];
         for (int i = 0; i < fds.length; i++) {
@@ -177,6 +183,7 @@ public final class Posix {
         Pointer sigs = Libc.allocate(SIGSET_BYTES);
         c.posix_spawn_file_actions_init(fa);
         c.posix_spawnattr_init(attr);
+        List<Pointer> keep = new ArrayList<>();
         try {
             // Targets 0..n-1 may hold sources of later dup2s; the caller passes sources at or
             // above n (see Spawner), so no dup2 clobbers another's source.
@@ -197,7 +204,6 @@ public final class Posix {
                     "posix_spawnattr_setflags");
             // Bytes, not Strings: jnr would encode a String in the JVM's charset, which under LANG=C
             // turns every non-ASCII byte into '?'.
-            List<Pointer> keep = new ArrayList<>();
             Pointer args = cStrings(argv, keep);
             Pointer envp = cStrings(env, keep);
             IntByReference pid = new IntByReference();
@@ -207,6 +213,8 @@ public final class Posix {
             }
             return pid.intValue();
         } finally {
+            // The child reads argv and envp from our memory until it has exec'd: keep them until here.
+            Reference.reachabilityFence(keep);
             c.posix_spawnattr_destroy(attr);
             c.posix_spawn_file_actions_destroy(fa);
         }

@@ -83,6 +83,11 @@ final class ProcessTree {
 
     /** Reaps the orphans that ended, places new ones, and walks every tree again. */
     void refresh() {
+        refresh(++refreshes % FULL_SCAN_EVERY == 0);
+    }
+
+    /** {@link #refresh()}, reading the children of every thread of ours when {@code everyThread}. */
+    private void refresh(boolean everyThread) {
         for (Member m : trees) {
             m.orphans.removeIf(Posix::reapIfGone);
         }
@@ -99,7 +104,7 @@ final class ProcessTree {
             }
         }
         List<Integer> children;
-        if (++refreshes % FULL_SCAN_EVERY == 0) {
+        if (everyThread) {
             children = ProcFs.children(self);
         } else {
             children = new ArrayList<>();
@@ -129,7 +134,7 @@ final class ProcessTree {
      * many processes that was. At stop: they came from our workers' trees, and would outlive us.
      */
     int killStrays() {
-        refresh();
+        refresh(true); // the last look: every thread
         Set<Integer> all = new HashSet<>();
         ArrayDeque<Integer> todo = new ArrayDeque<>(strays);
         while (!todo.isEmpty() && all.size() < MAX_PROCESSES) {

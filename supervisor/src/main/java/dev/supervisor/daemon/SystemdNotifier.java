@@ -19,13 +19,18 @@ public final class SystemdNotifier {
         this.fd = fd;
     }
 
-    /** A notifier for {@code notifySocket}, or null when there is none (not run by systemd). */
+    /**
+     * A notifier for {@code notifySocket}, or null when there is none (not run by systemd).
+     *
+     * @throws IllegalArgumentException when {@code notifySocket} does not fit a sockaddr_un
+     */
     public static SystemdNotifier of(String notifySocket) throws NativeException {
         if (notifySocket == null || notifySocket.isEmpty()) {
             return null;
         }
+        byte[] address = Libc.unixAddress(notifySocket);
         int fd = Libc.check(Libc.calls().socket(Libc.AF_UNIX, Libc.SOCK_DGRAM | Libc.SOCK_CLOEXEC, 0), "socket(AF_UNIX, SOCK_DGRAM)");
-        return new SystemdNotifier(Libc.unixAddress(notifySocket), fd);
+        return new SystemdNotifier(address, fd);
     }
 
     /** Sends one datagram of newline-separated assignments; a failure is logged, never fatal. */
