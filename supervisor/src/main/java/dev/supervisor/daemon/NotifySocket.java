@@ -152,7 +152,12 @@ public final class NotifySocket implements AutoCloseable {
             for (int i = 0; i < open.size(); i++) {
                 fds[i + 1] = open.get(i).fd;
             }
-            short[] ready = Posix.pollIn(fds);
+            short[] ready;
+            try {
+                ready = Posix.pollIn(fds);
+            } catch (IllegalStateException e) {
+                continue; // ENOMEM: try again; this thread must go on
+            }
             if (ready == null) {
                 continue; // EINTR
             }

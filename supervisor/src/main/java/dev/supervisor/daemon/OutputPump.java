@@ -124,7 +124,12 @@ final class OutputPump implements Runnable {
             for (int i = 0; i < streams.size(); i++) {
                 fds[i + 1] = streams.get(i).fd;
             }
-            short[] ready = Posix.pollIn(fds);
+            short[] ready;
+            try {
+                ready = Posix.pollIn(fds);
+            } catch (IllegalStateException e) {
+                continue; // ENOMEM: try again; this thread must go on
+            }
             if (ready == null) {
                 continue; // EINTR
             }
