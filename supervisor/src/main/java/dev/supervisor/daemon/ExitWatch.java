@@ -61,32 +61,18 @@ final class ExitWatch implements Runnable {
 
     @Override
     public void run() {
-        byte[] scratch = new byte[64];
         while (true) {
             for (Watch w; (w = added.poll()) != null; ) {
                 watches.add(w);
             }
-            int[] fds = new int[watches.size() + 1];
-            fds[0] = wake[0];
-            for (int i = 0; i < watches.size(); i++) {
-                fds[i + 1] = watches.get(i).pidfd;
+            int[] fds = new int[watches.size()];
+            for (int i = 0; i < fds.length; i++) {
+                fds[i] = watches.get(i).pidfd;
             }
-            short[] ready;
-            try {
-                ready = Posix.pollIn(fds);
-            } catch (RuntimeException e) {
-                log.info("internal error watching worker exits: " + e.getMessage());
-                continue;
-            }
-            if (ready == null) {
-                continue; // EINTR
-            }
-            if (ready[0] != 0) {
-                Libc.calls().read(wake[0], scratch, scratch.length);
-            }
+            boolean[] ready = Posix.awaitInput(wake[0], fds);
             // From the end, so that removing one leaves the indices of those before it as polled.
             for (int i = watches.size() - 1; i >= 0; i--) {
-                if (ready[i + 1] != 0) {
+                if (ready[i]) {
                     Watch w = watches.remove(i);
                     Libc.close(w.pidfd);
                     try {

@@ -133,9 +133,7 @@ public final class NotifySocket implements AutoCloseable {
     }
 
     private void readLoop() {
-        Libc.Calls c = Libc.calls();
         Message m = new Message();
-        byte[] scratch = new byte[64];
         while (!stopped.get()) {
             for (Endpoint e; (e = added.poll()) != null; ) {
                 open.add(e);
@@ -147,25 +145,13 @@ public final class NotifySocket implements AutoCloseable {
                 open.remove(e);
                 release(e);
             }
-            int[] fds = new int[open.size() + 1];
-            fds[0] = wake[0];
+            int[] fds = new int[open.size()];
+            for (int i = 0; i < fds.length; i++) {
+                fds[i] = open.get(i).fd;
+            }
+            boolean[] ready = Posix.awaitInput(wake[0], fds);
             for (int i = 0; i < open.size(); i++) {
-                fds[i + 1] = open.get(i).fd;
-            }
-            short[] ready;
-            try {
-                ready = Posix.pollIn(fds);
-            } catch (IllegalStateException e) {
-                continue; // ENOMEM: try again; this thread must go on
-            }
-            if (ready == null) {
-                continue; // EINTR
-            }
-            if (ready[0] != 0) {
-                c.read(wake[0], scratch, scratch.length);
-            }
-            for (int i = 0; i < open.size(); i++) {
-                if (ready[i + 1] != 0) {
+                if (ready[i]) {
                     receive(open.get(i), m, Libc.MSG_DONTWAIT);
                 }
             }

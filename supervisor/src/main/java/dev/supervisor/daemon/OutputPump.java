@@ -119,26 +119,14 @@ final class OutputPump implements Runnable {
             for (Stream s; (s = added.poll()) != null; ) {
                 streams.add(s);
             }
-            int[] fds = new int[streams.size() + 1];
-            fds[0] = wake[0];
-            for (int i = 0; i < streams.size(); i++) {
-                fds[i + 1] = streams.get(i).fd;
+            int[] fds = new int[streams.size()];
+            for (int i = 0; i < fds.length; i++) {
+                fds[i] = streams.get(i).fd;
             }
-            short[] ready;
-            try {
-                ready = Posix.pollIn(fds);
-            } catch (IllegalStateException e) {
-                continue; // ENOMEM: try again; this thread must go on
-            }
-            if (ready == null) {
-                continue; // EINTR
-            }
-            if (ready[0] != 0) {
-                c.read(wake[0], buf, buf.length);
-            }
+            boolean[] ready = Posix.awaitInput(wake[0], fds);
             List<Stream> done = new ArrayList<>();
             for (int i = 0; i < streams.size(); i++) {
-                if (ready[i + 1] == 0) {
+                if (!ready[i]) {
                     continue;
                 }
                 Stream s = streams.get(i);

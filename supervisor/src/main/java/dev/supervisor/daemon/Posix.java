@@ -97,28 +97,28 @@ public final class Posix {
     }
 
     /**
-     * poll(2) for input on {@code fds}, with no timeout: what happened to each (revents: POLLIN,
-     * POLLHUP, POLLERR; 0 for nothing), or null when a signal interrupted the wait.
-     *
-     * @throws IllegalStateException when poll fails otherwise (ENOMEM), naming the errno
+     * The wait of a thread that reads a changing set of fds: poll(2) for input on the read end
+     * of its wake pipe and on {@code fds}, with no timeout. Drains the wake pipe, and says which
+     * of {@code fds} are ready (input, hang-up or error); none when the wait was interrupted or
+     * failed (ENOMEM), so that the caller, which must go on, looks again.
      */
-    public static short[] pollIn(int[] fds) {
-        Pointer p = Libc.allocate(8 * fds.length); // struct pollfd: int fd, short events, short revents
-        for (int i = 0; i < fds.length; i++) {
-            p.putInt(8L * i, fds[i]);
+    public static boolean[] awaitInput(int wake, int[] fds) {
+        boolean[] ready = new boolean[fds.length];
+        Pointer p = Libc.allocate(8 * (fds.length + 1)); // struct pollfd: int fd, short events, short revents
+        for (int i = 0; i <= fds.length; i++) {
+            p.putInt(8L * i, i == 0 ? wake : fds[i - 1]);
             p.putShort(8L * i + 4, (short) Libc.POLLIN);
         }
-        if (Libc.calls().poll(p, fds.length, -1) < 0) {
-            if (Libc.errno() == Libc.EINTR) {
-                return null;
-            }
-            throw new IllegalStateException(Libc.failure("poll(" + fds.length + " fds)").getMessage());
+        if (Libc.calls().poll(p, fds.length + 1, -1) < 0) {
+            return ready;
         }
-        short[] revents = new short[fds.length];
+        if (p.getShort(6) != 0) {
+            Libc.calls().read(wake, new byte[64], 64);
+        }
         for (int i = 0; i < fds.length; i++) {
-            revents[i] = p.getShort(8L * i + 6);
+            ready[i] = p.getShort(8L * (i + 1) + 6) != 0;
         }
-        return revents;
+        return ready;
     }
 
     /** A pipe whose both ends are FD_CLOEXEC: {read, write}. */
