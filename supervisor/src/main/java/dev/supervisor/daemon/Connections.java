@@ -33,38 +33,43 @@ public final class Connections {
 
     private Connections() {}
 
-    /** How long a count answers again for the same census: a status sampled every 10 ms reads /proc once a second. */
+    /**
+     * How long the table of established connections answers again for the same listeners: a
+     * status sampled every 10 ms reads /proc/net/tcp once a second, also while reloads change the
+     * generations (the fds of their processes, read every time, are cheap; the table, with a row
+     * per TIME_WAIT socket under a load of fresh connections, is not).
+     */
     static final long MAX_AGE_NANOS = 1_000_000_000L;
 
-    /** The daemon's one last count (status and /metrics share it), guarded by the class lock. */
-    private static Census lastCensus;
-    private static Map<Integer, Integer> lastCount;
+    /** The daemon's one last table (status and /metrics share it), guarded by the class lock. */
+    private static List<Integer> lastListeners;
+    private static Set<Long> lastEstablished;
     private static long lastNanos;
 
-    /**
-     * Connections held by each generation of {@code c}, by generation number: counted now, or the
-     * count of the same census made less than {@link #MAX_AGE_NANOS} ago.
-     */
-    public static synchronized Map<Integer, Integer> count(Census c) {
-        long now = System.nanoTime();
-        if (c.equals(lastCensus) && now - lastNanos < MAX_AGE_NANOS) {
-            return lastCount;
+    /** Connections held by each generation of {@code c}, by generation number. */
+    public static Map<Integer, Integer> count(Census c) {
+        if (c.listenerFds().isEmpty() || c.pidsByGeneration().isEmpty()) {
+            return countHeld(c, Set.of());
         }
-        lastCount = Collections.unmodifiableMap(countNow(c));
-        lastCensus = c;
-        lastNanos = System.nanoTime();
-        return lastCount;
+        return countHeld(c, establishedOn(c.listenerFds()));
     }
 
-    /** Connections held by each generation of {@code c}, by generation number, read from /proc now. */
-    static Map<Integer, Integer> countNow(Census c) {
-        Map<Integer, Integer> out = new LinkedHashMap<>();
-        c.pidsByGeneration().keySet().forEach(g -> out.put(g, 0));
-        if (c.listenerFds().isEmpty() || c.pidsByGeneration().isEmpty()) {
-            return out;
+    /** The established connections on {@code listenerFds}: read now, or the table read less than {@link #MAX_AGE_NANOS} ago. */
+    private static synchronized Set<Long> establishedOn(List<Integer> listenerFds) {
+        long now = System.nanoTime();
+        if (listenerFds.equals(lastListeners) && now - lastNanos < MAX_AGE_NANOS) {
+            return lastEstablished;
         }
+        lastEstablished = Collections.unmodifiableSet(establishedNow(listenerFds));
+        lastListeners = List.copyOf(listenerFds);
+        lastNanos = System.nanoTime();
+        return lastEstablished;
+    }
+
+    /** The inodes of the established connections on the listeners {@code listenerFds}, from /proc/net/tcp{,6}. */
+    private static Set<Long> establishedNow(List<Integer> listenerFds) {
         Set<Long> listenerInodes = new HashSet<>();
-        for (int fd : c.listenerFds()) {
+        for (int fd : listenerFds) {
             // The fd may have been closed since the census was taken; then it is not a listener
             // in /proc/net/tcp, or is one anyway: a scrape's worth of imprecision, never an error.
             long inode = socketInode(Path.of("/proc/self/fd/" + fd));
@@ -75,6 +80,13 @@ public final class Connections {
         Set<Long> established = new HashSet<>();
         established(Path.of("/proc/net/tcp"), listenerInodes, established);
         established(Path.of("/proc/net/tcp6"), listenerInodes, established);
+        return established;
+    }
+
+    /** Of {@code established}, how many each generation's processes hold, by generation number. */
+    private static Map<Integer, Integer> countHeld(Census c, Set<Long> established) {
+        Map<Integer, Integer> out = new LinkedHashMap<>();
+        c.pidsByGeneration().keySet().forEach(g -> out.put(g, 0));
         if (established.isEmpty()) {
             return out;
         }
