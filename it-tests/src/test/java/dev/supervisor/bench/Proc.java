@@ -187,7 +187,7 @@ final class Proc implements AutoCloseable {
     }
 
     static void signal(long pid, int sig) {
-        Libc.calls().kill((int) pid, sig);
+        Libc.daemon().kill((int) pid, sig);
     }
 
     /** TERM, then KILL (to the process and any process group it leads) if it has not exited by {@code grace}. */

@@ -15,7 +15,8 @@ import jnr.ffi.byref.IntByReference;
 
 /**
  * The one native binding of the project: the libc functions the daemon and the worker library
- * call, their constants, errno, and the failure every call site reports. Not part of the worker
+ * call (a worker loads only its own few, {@link Calls}; the daemon all, {@link DaemonCalls}),
+ * their constants, errno, and the failure every call site reports. Not part of the worker
  * API: it is public only so that the other packages and modules share it.
  *
  * <p>jnr-ffi rather than jnr-posix: a worker pays for the native glue at every start, and a
@@ -25,23 +26,31 @@ import jnr.ffi.byref.IntByReference;
 public final class Libc {
     private Libc() {}
 
-    /** Every libc function the project calls; nothing else touches native code. */
+    /**
+     * The libc functions the worker library calls. A worker loads only these: jnr-ffi generates
+     * the code of every function of a binding when it loads it, at every JVM start.
+     */
     public interface Calls {
-        // sockets
         int socket(int domain, int type, int protocol);
-        int bind(int fd, @In byte[] addr, int len);
-        int listen(int fd, int backlog);
         int connect(int fd, @In byte[] addr, int len);
-        int shutdown(int fd, int how);
-        int setsockopt(int fd, int level, int name, @In int[] value, int len);
         int getsockopt(int fd, int level, int name, @Out byte[] value, @In @Out int[] len);
         int getsockname(int fd, @Out byte[] addr, @In @Out int[] len);
         long sendto(int fd, @In byte[] buf, long len, int flags, @In byte[] addr, int addrlen);
         long sendmsg(int fd, Pointer msg, int flags);
         long recvmsg(int fd, Pointer msg, int flags);
+        int close(int fd);
+        String strerror(int errnum);
+    }
+
+    /** Every other libc function the daemon calls; nothing else touches native code. */
+    public interface DaemonCalls extends Calls {
+        // sockets
+        int bind(int fd, @In byte[] addr, int len);
+        int listen(int fd, int backlog);
+        int shutdown(int fd, int how);
+        int setsockopt(int fd, int level, int name, @In int[] value, int len);
 
         // fds
-        int close(int fd);
         int fcntl(int fd, int cmd, int arg);
         int pipe2(@Out int[] fds, int flags);
         long read(int fd, @Out byte[] buf, long count);
@@ -79,7 +88,6 @@ public final class Libc {
         int getpid();
         Pointer getpwnam(String name);
         Pointer getgrnam(String name);
-        String strerror(int errnum);
     }
 
     public static final int AF_UNIX = 1, AF_INET = 2, AF_INET6 = 10;
@@ -100,42 +108,59 @@ public final class Libc {
     public static final int PR_SET_CHILD_SUBREAPER = 36;
     public static final long SIG_DFL = 0, SIG_IGN = 1;
 
-    private static final class Holder {
-        static final Calls CALLS;
-        static final Runtime RUNTIME;
-        static final Throwable FAILURE;
+    /** Loads {@code type}'s binding once; a failure is kept, so that its hint is given at every use. */
+    private static final class Binding<T extends Calls> {
+        private final Class<T> type;
+        private volatile T calls;
+        private Throwable failure;
 
-        static {
-            Calls calls = null;
-            Runtime runtime = null;
-            Throwable failure = null;
-            try {
-                calls = LibraryLoader.create(Calls.class).load("c");
-                runtime = Runtime.getRuntime(calls);
-            } catch (LinkageError | RuntimeException e) {
-                failure = e;
+        Binding(Class<T> type) {
+            this.type = type;
+        }
+
+        T get() {
+            T c = calls;
+            return c != null ? c : load();
+        }
+
+        boolean loaded() {
+            return calls != null;
+        }
+
+        private synchronized T load() {
+            if (calls == null && failure == null) {
+                try {
+                    calls = LibraryLoader.create(type).load("c");
+                } catch (LinkageError | RuntimeException e) {
+                    failure = e;
+                }
             }
-            CALLS = calls;
-            RUNTIME = runtime;
-            FAILURE = failure;
+            if (failure != null) {
+                // Kept, not rethrown as is: the first error would hide this hint later.
+                throw new IllegalStateException("cannot load jnr-ffi's native library: " + failure
+                        + (java.lang.Runtime.version().feature() >= 24 ? "; on JDK 24+ add the JVM flag --enable-native-access=ALL-UNNAMED" : ""),
+                        failure);
+            }
+            return calls;
         }
     }
 
-    /** The binding, loaded on first use. */
+    private static final Binding<Calls> WORKER = new Binding<>(Calls.class);
+    private static final Binding<DaemonCalls> DAEMON = new Binding<>(DaemonCalls.class);
+
+    /** The binding: the daemon's once it is loaded (the daemon loads it first), else the worker's, loaded on first use. */
     public static Calls calls() {
-        if (Holder.FAILURE != null) {
-            // Kept, not rethrown as is: a class initializer's error would hide this hint later.
-            throw new IllegalStateException("cannot load jnr-ffi's native library: " + Holder.FAILURE
-                    + (java.lang.Runtime.version().feature() >= 24 ? "; on JDK 24+ add the JVM flag --enable-native-access=ALL-UNNAMED" : ""),
-                    Holder.FAILURE);
-        }
-        return Holder.CALLS;
+        return DAEMON.loaded() ? DAEMON.get() : WORKER.get();
     }
 
-    /** The jnr-ffi runtime of the binding, for native memory. */
+    /** The daemon's binding, loaded on first use. */
+    public static DaemonCalls daemon() {
+        return DAEMON.get();
+    }
+
+    /** The jnr-ffi runtime of the bindings (the system's), for native memory and errno. */
     public static Runtime runtime() {
-        calls();
-        return Holder.RUNTIME;
+        return Runtime.getRuntime(calls());
     }
 
     /** {@code bytes} of zeroed native memory, freed when the pointer is collected. */

@@ -62,6 +62,7 @@ final class Daemon {
     }
 
     private int runDaemon() {
+        Libc.daemon(); // first, so that the worker library's code shares this binding instead of loading its own
         Config config;
         List<String> wrapper;
         ProcessWrapper.User user;

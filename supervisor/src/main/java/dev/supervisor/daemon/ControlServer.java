@@ -86,7 +86,7 @@ public final class ControlServer implements AutoCloseable {
      * live one, binds and restricts the socket.
      */
     public static ControlServer open(Path path, ProcessWrapper.User workers) throws IOException {
-        int uid = Libc.calls().getuid();
+        int uid = Libc.daemon().getuid();
         int workerGid = ControlDirectory.workerGid(workers, uid);
         Path dir = path.toAbsolutePath().getParent();
         ControlDirectory.prepare(dir, uid, workerGid);

@@ -41,10 +41,10 @@ final class ExitWatch implements Runnable {
     /** Runs {@code onExit}, on another thread, once our child {@code pid} has exited (before it is reaped). */
     void watch(int pid, Runnable onExit) {
         if (pidfds) {
-            int fd = (int) Libc.calls().syscall(SYS_PIDFD_OPEN, pid, 0);
+            int fd = (int) Libc.daemon().syscall(SYS_PIDFD_OPEN, pid, 0);
             if (fd >= 0) {
                 added.add(new Watch(fd, onExit));
-                Libc.calls().write(wake[1], new byte[] {1}, 1);
+                Libc.daemon().write(wake[1], new byte[] {1}, 1);
                 return;
             }
             int errno = Libc.errno();

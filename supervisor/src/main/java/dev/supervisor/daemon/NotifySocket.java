@@ -65,7 +65,7 @@ public final class NotifySocket implements AutoCloseable {
     private final String prefix;
     private final int workerGid;
     private final int workerUid;
-    private final int ownUid = Libc.calls().getuid();
+    private final int ownUid = Libc.daemon().getuid();
     private final Log log;
     private final AtomicLong seq = new AtomicLong();
     private final int[] wake;
@@ -110,7 +110,7 @@ public final class NotifySocket implements AutoCloseable {
     public Endpoint add(Receiver receiver) throws IOException {
         Path path = dir.resolve(prefix + "-" + seq.incrementAndGet() + ".sock");
         Files.deleteIfExists(path);
-        Libc.Calls c = Libc.calls();
+        Libc.DaemonCalls c = Libc.daemon();
         int fd = Libc.check(c.socket(Libc.AF_UNIX, Libc.SOCK_DGRAM | Libc.SOCK_CLOEXEC, 0), "socket(AF_UNIX, SOCK_DGRAM)");
         try {
             byte[] sa = Libc.unixAddress(path.toString());
@@ -129,7 +129,7 @@ public final class NotifySocket implements AutoCloseable {
     }
 
     private void wake() {
-        Libc.calls().write(wake[1], new byte[] {1}, 1);
+        Libc.daemon().write(wake[1], new byte[] {1}, 1);
     }
 
     private void readLoop() {

@@ -108,13 +108,13 @@ final class OutputPump implements Runnable {
     /** Takes ownership of {@code fd}: it is read until EOF, then closed here. */
     void add(Stream s) {
         added.add(s);
-        Libc.calls().write(wake[1], new byte[] {1}, 1);
+        Libc.daemon().write(wake[1], new byte[] {1}, 1);
     }
 
     @Override
     public void run() {
         byte[] buf = new byte[64 * 1024];
-        Libc.Calls c = Libc.calls();
+        Libc.DaemonCalls c = Libc.daemon();
         while (true) {
             for (Stream s; (s = added.poll()) != null; ) {
                 streams.add(s);

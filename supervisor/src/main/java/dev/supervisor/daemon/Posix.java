@@ -27,18 +27,18 @@ public final class Posix {
 
     /** A copy of {@code fd} at {@code minFd} or above, FD_CLOEXEC. */
     public static int dupCloexec(int fd, int minFd) throws NativeException {
-        return Libc.check(Libc.calls().fcntl(fd, Libc.F_DUPFD_CLOEXEC, minFd), "fcntl(" + fd + ", F_DUPFD_CLOEXEC)");
+        return Libc.check(Libc.daemon().fcntl(fd, Libc.F_DUPFD_CLOEXEC, minFd), "fcntl(" + fd + ", F_DUPFD_CLOEXEC)");
     }
 
     /** kill(2); false when the process is already gone. */
     public static boolean kill(int pid, int sig) {
-        return Libc.calls().kill(pid, sig) == 0;
+        return Libc.daemon().kill(pid, sig) == 0;
     }
 
     /** Reaps {@code pid} if it has exited; returns its wait status, or -1 if it has not. */
     public static int reap(int pid) {
         IntByReference status = new IntByReference();
-        int rc = Libc.calls().waitpid(pid, status, Libc.WNOHANG);
+        int rc = Libc.daemon().waitpid(pid, status, Libc.WNOHANG);
         if (rc == pid) {
             return status.intValue();
         }
@@ -51,7 +51,7 @@ public final class Posix {
      */
     public static boolean reapIfGone(int pid) {
         IntByReference status = new IntByReference();
-        int rc = Libc.calls().waitpid(pid, status, Libc.WNOHANG);
+        int rc = Libc.daemon().waitpid(pid, status, Libc.WNOHANG);
         return rc == pid || (rc == -1 && Libc.errno() == Libc.ECHILD);
     }
 
@@ -60,7 +60,7 @@ public final class Posix {
      * child instead of init's, so it stays in reach until we reap it.
      */
     public static void becomeSubreaper() throws NativeException {
-        Libc.check(Libc.calls().prctl(Libc.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), "prctl(PR_SET_CHILD_SUBREAPER)");
+        Libc.check(Libc.daemon().prctl(Libc.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), "prctl(PR_SET_CHILD_SUBREAPER)");
     }
 
     /**
@@ -70,30 +70,30 @@ public final class Posix {
      */
     public static void unignore(int signal) throws NativeException {
         Pointer old = Libc.allocate(SIGACTION_BYTES);
-        Libc.check(Libc.calls().sigaction(signal, null, old), "sigaction(" + signal + ")");
-        if (old.getAddress(0) == Libc.SIG_IGN && Libc.calls().signal(signal, Libc.SIG_DFL) == -1) {
+        Libc.check(Libc.daemon().sigaction(signal, null, old), "sigaction(" + signal + ")");
+        if (old.getAddress(0) == Libc.SIG_IGN && Libc.daemon().signal(signal, Libc.SIG_DFL) == -1) {
             throw Libc.failure("signal(" + signal + ", SIG_DFL)");
         }
     }
 
     /** Sets the nice value of thread {@code tid}; false when it is gone or may not be changed. */
     public static boolean setNice(int tid, int nice) {
-        return Libc.calls().setpriority(Libc.PRIO_PROCESS, tid, nice) == 0;
+        return Libc.daemon().setpriority(Libc.PRIO_PROCESS, tid, nice) == 0;
     }
 
     /** The nice value of thread {@code tid} (-20..19); -1 also when it is gone (callers compare with 19). */
     public static int getNice(int tid) {
-        return Libc.calls().getpriority(Libc.PRIO_PROCESS, tid);
+        return Libc.daemon().getpriority(Libc.PRIO_PROCESS, tid);
     }
 
     /** The scheduling policy of thread {@code tid}, or -1 when it is gone. */
     public static int schedPolicy(int tid) {
-        return Libc.calls().sched_getscheduler(tid);
+        return Libc.daemon().sched_getscheduler(tid);
     }
 
     /** Puts thread {@code tid} under {@code policy} (priority 0); false when it is gone or may not be changed. */
     public static boolean setSchedPolicy(int tid, int policy) {
-        return Libc.calls().sched_setscheduler(tid, policy, new int[] {0}) == 0;
+        return Libc.daemon().sched_setscheduler(tid, policy, new int[] {0}) == 0;
     }
 
     /**
@@ -109,11 +109,11 @@ public final class Posix {
             p.putInt(8L * i, i == 0 ? wake : fds[i - 1]);
             p.putShort(8L * i + 4, (short) Libc.POLLIN);
         }
-        if (Libc.calls().poll(p, fds.length + 1, -1) < 0) {
+        if (Libc.daemon().poll(p, fds.length + 1, -1) < 0) {
             return ready;
         }
         if (p.getShort(6) != 0) {
-            Libc.calls().read(wake, new byte[64], 64);
+            Libc.daemon().read(wake, new byte[64], 64);
         }
         for (int i = 0; i < fds.length; i++) {
             ready[i] = p.getShort(8L * (i + 1) + 6) != 0;
@@ -124,7 +124,7 @@ public final class Posix {
     /** A pipe whose both ends are FD_CLOEXEC: {read, write}. */
     public static int[] pipe() throws NativeException {
         int[] fds = new int[2];
-        Libc.check(Libc.calls().pipe2(fds, Libc.O_CLOEXEC), "pipe2()");
+        Libc.check(Libc.daemon().pipe2(fds, Libc.O_CLOEXEC), "pipe2()");
         return fds;
     }
 
@@ -132,7 +132,7 @@ public final class Posix {
     public static int[] peerCredentials(int fd) throws NativeException {
         byte[] ucred = new byte[12];
         int[] len = {12};
-        Libc.check(Libc.calls().getsockopt(fd, Libc.SOL_SOCKET, Libc.SO_PEERCRED, ucred, len), "getsockopt(" + fd + ", SO_PEERCRED)");
+        Libc.check(Libc.daemon().getsockopt(fd, Libc.SOL_SOCKET, Libc.SO_PEERCRED, ucred, len), "getsockopt(" + fd + ", SO_PEERCRED)");
         ByteBuffer b = ByteBuffer.wrap(ucred).order(ByteOrder.nativeOrder());
         return new int[] {b.getInt(0), b.getInt(4), b.getInt(8)};
     }
@@ -146,7 +146,7 @@ public final class Posix {
         // struct tcp_info: u8 tcpi_state at 0, ..., u32 tcpi_unacked at 24, u32 tcpi_sacked at 28
         byte[] info = new byte[32];
         int[] len = {info.length};
-        if (Libc.calls().getsockopt(fd, Libc.IPPROTO_TCP, Libc.TCP_INFO, info, len) != 0 || len[0] < 32 || info[0] != Libc.TCP_LISTEN) {
+        if (Libc.daemon().getsockopt(fd, Libc.IPPROTO_TCP, Libc.TCP_INFO, info, len) != 0 || len[0] < 32 || info[0] != Libc.TCP_LISTEN) {
             return null;
         }
         ByteBuffer b = ByteBuffer.wrap(info).order(ByteOrder.nativeOrder());
@@ -155,19 +155,19 @@ public final class Posix {
 
     /** {uid, gid} of user {@code name}, or null when there is no such user. */
     public static int[] user(String name) {
-        Pointer pw = Libc.calls().getpwnam(name);
+        Pointer pw = Libc.daemon().getpwnam(name);
         return pw == null ? null : new int[] {pw.getInt(16), pw.getInt(20)};
     }
 
     /** The gid of group {@code name}, or -1 when there is no such group. */
     public static int group(String name) {
-        Pointer gr = Libc.calls().getgrnam(name);
+        Pointer gr = Libc.daemon().getgrnam(name);
         return gr == null ? -1 : gr.getInt(16);
     }
 
     /** Makes an inherited fd FD_CLOEXEC, so that only dups of it reach workers. */
     public static void setCloexec(int fd) throws NativeException {
-        Libc.check(Libc.calls().fcntl(fd, Libc.F_SETFD, Libc.FD_CLOEXEC), "fcntl(" + fd + ", F_SETFD, FD_CLOEXEC)");
+        Libc.check(Libc.daemon().fcntl(fd, Libc.F_SETFD, Libc.FD_CLOEXEC), "fcntl(" + fd + ", F_SETFD, FD_CLOEXEC)");
     }
 
     /**
@@ -177,7 +177,7 @@ public final class Posix {
      * signal mask. Returns the child's pid.
      */
     public static int spawn(List<byte[]> argv, List<byte[]> env, int[] fds) throws NativeException {
-        Libc.Calls c = Libc.calls();
+        Libc.DaemonCalls c = Libc.daemon();
         Pointer fa = Libc.allocate(SPAWN_STRUCT_BYTES);
         Pointer attr = Libc.allocate(SPAWN_STRUCT_BYTES);
         Pointer sigs = Libc.allocate(SIGSET_BYTES);

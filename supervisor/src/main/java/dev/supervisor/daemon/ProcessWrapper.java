@@ -61,7 +61,7 @@ public final class ProcessWrapper {
                 throw new IllegalArgumentException("--user " + spec + ": no group '" + groupName + "'");
             }
         }
-        int own = Libc.calls().getuid();
+        int own = Libc.daemon().getuid();
         if (own != 0 && own != ids[0]) {
             throw new IllegalArgumentException("--user " + spec + " needs the supervisor to run as root (it runs as uid " + own + ")");
         }

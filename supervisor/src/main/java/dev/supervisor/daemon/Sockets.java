@@ -43,7 +43,7 @@ public final class Sockets {
                 throw new ListenerException("listener " + name + "=" + a + ": cannot resolve host '" + a.host() + "'", false);
             }
         }
-        Libc.Calls c = Libc.calls();
+        Libc.DaemonCalls c = Libc.daemon();
         boolean v6 = host == null || host instanceof Inet6Address;
         int fd = c.socket(v6 ? Libc.AF_INET6 : Libc.AF_INET, type | Libc.SOCK_CLOEXEC, 0);
         if (fd < 0 && host == null) {
@@ -70,7 +70,7 @@ public final class Sockets {
     private static Listener bindUnix(String name, Address a) {
         Path path = Path.of(a.path());
         removeStale(name, a, path);
-        int fd = Libc.calls().socket(Libc.AF_UNIX, Libc.SOCK_STREAM | Libc.SOCK_CLOEXEC, 0);
+        int fd = Libc.daemon().socket(Libc.AF_UNIX, Libc.SOCK_STREAM | Libc.SOCK_CLOEXEC, 0);
         if (fd < 0) {
             throw new ListenerException("socket(AF_UNIX) for " + name + "=" + a + " failed: " + Libc.describe(Libc.errno()), true);
         }
@@ -107,7 +107,7 @@ public final class Sockets {
     }
 
     private static void bindAndListen(int fd, byte[] sa, Address a, int type) {
-        Libc.Calls c = Libc.calls();
+        Libc.DaemonCalls c = Libc.daemon();
         if (c.bind(fd, sa, sa.length) != 0) {
             int errno = Libc.errno();
             String hint = errno == 13 ? ": run as root or use a port above 1023" : errno == 98 ? ": another process listens there" : "";
@@ -164,7 +164,7 @@ public final class Sockets {
     static String localAddress(int fd) {
         byte[] sa = new byte[128];
         int[] len = {sa.length};
-        if (Libc.calls().getsockname(fd, sa, len) != 0) {
+        if (Libc.daemon().getsockname(fd, sa, len) != 0) {
             throw new ListenerException(Libc.failure("getsockname(" + fd + ")").getMessage(), true);
         }
         ByteBuffer b = ByteBuffer.wrap(sa).order(ByteOrder.nativeOrder());

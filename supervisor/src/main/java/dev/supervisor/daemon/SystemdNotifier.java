@@ -29,14 +29,14 @@ public final class SystemdNotifier {
             return null;
         }
         byte[] address = Libc.unixAddress(notifySocket);
-        int fd = Libc.check(Libc.calls().socket(Libc.AF_UNIX, Libc.SOCK_DGRAM | Libc.SOCK_CLOEXEC, 0), "socket(AF_UNIX, SOCK_DGRAM)");
+        int fd = Libc.check(Libc.daemon().socket(Libc.AF_UNIX, Libc.SOCK_DGRAM | Libc.SOCK_CLOEXEC, 0), "socket(AF_UNIX, SOCK_DGRAM)");
         return new SystemdNotifier(address, fd);
     }
 
     /** Sends one datagram of newline-separated assignments; a failure is logged, never fatal. */
     public void send(String state) {
         byte[] b = state.getBytes(StandardCharsets.UTF_8);
-        if (Libc.calls().sendto(fd, b, b.length, 0, address, address.length) < 0) {
+        if (Libc.daemon().sendto(fd, b, b.length, 0, address, address.length) < 0) {
             Log.STDERR.info("sd_notify(" + state.replace('\n', ' ') + ") failed: " + Libc.describe(Libc.errno()));
         }
     }

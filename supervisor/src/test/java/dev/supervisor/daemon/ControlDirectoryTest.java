@@ -20,7 +20,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 /** The control directory's policy on real directories and sockets. */
 class ControlDirectoryTest {
-    private static final int UID = Libc.calls().getuid();
+    private static final int UID = Libc.daemon().getuid();
 
     @TempDir
     Path tmp;

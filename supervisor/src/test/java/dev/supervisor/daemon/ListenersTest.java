@@ -91,7 +91,7 @@ class ListenersTest {
     void aSocketAWorkerShutDownIsRetiredAndTheNextAcquireBindsAFreshOneOnTheSamePort() {
         List<Listener> first = listeners.acquire(config("web=127.0.0.1:0"));
         assertEquals(List.of(), listeners.shutDown());
-        Libc.calls().shutdown(first.get(0).fd(), 0); // SHUT_RD, as a worker would on its dup
+        Libc.daemon().shutdown(first.get(0).fd(), 0); // SHUT_RD, as a worker would on its dup
 
         List<Listener> dead = listeners.shutDown();
         assertEquals(1, dead.size());

@@ -27,7 +27,7 @@ class NotifySocketTest {
     Path tmp;
 
     private static void send(String socket, String message) throws NativeException {
-        Libc.Calls c = Libc.calls();
+        Libc.DaemonCalls c = Libc.daemon();
         int fd = Libc.check(c.socket(Libc.AF_UNIX, Libc.SOCK_DGRAM | Libc.SOCK_CLOEXEC, 0), "socket");
         try {
             byte[] addr = Libc.unixAddress(socket);
@@ -41,7 +41,7 @@ class NotifySocketTest {
     @Test
     void aMessageOnAWorkersSocketReachesItsReceiverWithTheSender() throws Exception {
         Path dir = tmp.resolve("run");
-        ControlDirectory.prepare(dir, Libc.calls().getuid(), -1);
+        ControlDirectory.prepare(dir, Libc.daemon().getuid(), -1);
         BlockingQueue<String> got = new LinkedBlockingQueue<>();
         try (NotifySocket notify = NotifySocket.open(dir, "notify-test", null, m -> {})) {
             notify.start();
