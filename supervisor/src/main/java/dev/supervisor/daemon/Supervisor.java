@@ -416,8 +416,8 @@ public final class Supervisor implements Control {
             Duration low = next.startingPriorityFor.compareTo(half) < 0 ? next.startingPriorityFor : half;
             g.priorityTimer = after(low, () -> {
                 if (g.state == Generation.State.STARTING && !g.raised) {
+                    raisePriority(g); // first: whoever reads the line may count on it
                     log.info(g + " not ready after " + Durations.format(low) + " at low priority; raised to normal");
-                    raisePriority(g);
                 }
             });
         }
