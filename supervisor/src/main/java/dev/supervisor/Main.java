@@ -5,6 +5,8 @@ import dev.supervisor.cli.ReloadCommand;
 import dev.supervisor.cli.RunCommand;
 import dev.supervisor.cli.StatusCommand;
 import dev.supervisor.cli.StopCommand;
+import dev.supervisor.cli.UpgradeCheckCommand;
+import dev.supervisor.cli.UpgradeCommand;
 import dev.supervisor.protocol.Wire;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -12,7 +14,8 @@ import picocli.CommandLine.Command;
 /** The command line: subcommands, and every exit code decided in one place. */
 @Command(name = "supervisor", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Binds listening sockets once and runs workers on them; reloads them with no connection lost.",
-        subcommands = {RunCommand.class, ReloadCommand.class, StatusCommand.class, StopCommand.class, DemoCommand.class},
+        subcommands = {RunCommand.class, ReloadCommand.class, UpgradeCommand.class, StatusCommand.class, StopCommand.class, DemoCommand.class,
+                UpgradeCheckCommand.class},
         footer = {"", "'supervisor COMMAND --help' lists the options of COMMAND; the manual page (man supervisor, or man 1socket "
                 + "supervisor) also has the config file's keys, the signals and the exit codes."},
         exitCodeOnInvalidInput = Wire.EXIT_USAGE, exitCodeOnExecutionException = Wire.EXIT_SOFTWARE)
@@ -23,7 +26,7 @@ public final class Main implements Runnable {
 
     @Override
     public void run() {
-        throw new CommandLine.ParameterException(spec.commandLine(), "a command is needed: run, reload, status, stop or demo");
+        throw new CommandLine.ParameterException(spec.commandLine(), "a command is needed: run, reload, upgrade, status, stop or demo");
     }
 
     public static void main(String[] args) {
@@ -56,8 +59,7 @@ public final class Main implements Runnable {
     static final class Version implements CommandLine.IVersionProvider {
         @Override
         public String[] getVersion() {
-            String v = Main.class.getPackage().getImplementationVersion();
-            return new String[] {"supervisor " + (v == null ? "dev" : v) + " (Java " + Runtime.version() + ")"};
+            return new String[] {"supervisor " + dev.supervisor.daemon.upgrade.Version.current() + " (Java " + Runtime.version() + ")"};
         }
     }
 }

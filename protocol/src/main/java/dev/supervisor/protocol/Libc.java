@@ -56,6 +56,8 @@ public final class Libc {
         long read(int fd, @Out byte[] buf, long count);
         long write(int fd, @In byte[] buf, long count);
         int poll(Pointer fds, long nfds, int timeout);
+        int memfd_create(String name, int flags);
+        long lseek(int fd, long offset, int whence);
 
         // processes
         int posix_spawn_file_actions_init(Pointer fa);
@@ -72,6 +74,7 @@ public final class Libc {
         int sigemptyset(Pointer set);
         int sigfillset(Pointer set);
         int posix_spawnp(@Out IntByReference pid, Pointer file, Pointer fa, Pointer attr, Pointer argv, Pointer envp);
+        int execve(Pointer path, Pointer argv, Pointer envp);
         int waitpid(int pid, @Out IntByReference status, int options);
         int kill(int pid, int sig);
         long signal(int signum, long handler);

@@ -22,6 +22,9 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
  *                                       (only to a current worker's pid)
  * {"v":1,"cmd":"watch"}                 {"v":1,"ok":true} (only from a current worker's pid), then, when
  *                                       that worker is told to drain: {"v":1,"event":"drain"}
+ * {"v":1,"cmd":"upgrade"}               {"v":1,"ok":true,"from":"OLD","to":"NEW","upgrades":N} from the new
+ *                                       image, once it serves; {"v":1,"ok":false,"error":"..."} from the old
+ *                                       one, which carries on, when the upgrade failed
  * anything else                         {"v":1,"ok":false,"error":"..."}
  * </pre>
  */
@@ -40,6 +43,7 @@ public final class Message {
     public static final String STOP = "stop";
     public static final String LISTENERS = "listeners";
     public static final String WATCH = "watch";
+    public static final String UPGRADE = "upgrade";
     /** The field of an event line, sent unasked on a {@link #WATCH} connection. */
     public static final String EVENT = "event";
     public static final String DRAIN = "drain";
@@ -97,7 +101,7 @@ public final class Message {
             throw new IllegalArgumentException("request has no \"cmd\"");
         }
         switch (cmd.textValue()) {
-            case STATUS: case RELOAD: case STOP: case LISTENERS: case WATCH:
+            case STATUS: case RELOAD: case STOP: case LISTENERS: case WATCH: case UPGRADE:
                 return cmd.textValue();
             default:
                 throw new IllegalArgumentException("unknown command '" + cmd.textValue() + "'");

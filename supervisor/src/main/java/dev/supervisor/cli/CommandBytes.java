@@ -32,6 +32,20 @@ final class CommandBytes {
         return of(args, command, raw);
     }
 
+    /** main's arguments {@code args} as the kernel holds them: the last entries of /proc/self/cmdline, else their UTF-8. */
+    static List<byte[]> mainArgs(List<String> args) {
+        List<byte[]> raw;
+        try {
+            raw = Environment.splitNul(Files.readAllBytes(Path.of("/proc/self/cmdline")));
+        } catch (IOException e) {
+            raw = List.of();
+        }
+        if (raw.size() < args.size()) {
+            return args.stream().map(a -> a.getBytes(StandardCharsets.UTF_8)).toList();
+        }
+        return List.copyOf(raw.subList(raw.size() - args.size(), raw.size()));
+    }
+
     static List<byte[]> of(List<String> args, List<String> command, List<byte[]> cmdline) {
         List<byte[]> utf8 = new ArrayList<>();
         for (String c : command) {

@@ -67,6 +67,11 @@ final class ControlClient {
                         + " 'supervisor status' shows which generation serves");
                 return Wire.EXIT_FAILED;
             }
+            if (cmd.equals(Message.UPGRADE)) {
+                System.err.println("supervisor: upgrade failed: " + e.getMessage() + "; the upgrade may still happen:"
+                        + " 'supervisor status' shows the version and upgrades");
+                return Wire.EXIT_FAILED;
+            }
             if (cmd.equals(Message.STOP)) {
                 System.err.println("supervisor: " + e.getMessage() + "; the stop request was sent: the supervisor stops when"
                         + " it reads it (if it resumes); kill -TERM its pid to be sure");

@@ -12,6 +12,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.function.Function;
 import java.util.function.Supplier;
 
 import dev.supervisor.daemon.Config;
@@ -26,10 +27,13 @@ import dev.supervisor.daemon.OutputValve;
 import dev.supervisor.daemon.Posix;
 import dev.supervisor.daemon.PosixSpawner;
 import dev.supervisor.daemon.ProcessWrapper;
+import dev.supervisor.daemon.Reexec;
 import dev.supervisor.daemon.ReloadResult;
 import dev.supervisor.daemon.Supervisor;
 import dev.supervisor.daemon.Sockets;
 import dev.supervisor.daemon.SystemdNotifier;
+import dev.supervisor.daemon.upgrade.State;
+import dev.supervisor.daemon.upgrade.StateFile;
 import dev.supervisor.protocol.Libc;
 import dev.supervisor.protocol.ListenFds;
 import dev.supervisor.protocol.NativeException;
@@ -43,12 +47,30 @@ final class Daemon {
 
     private final RunOptions options;
     private final Config.Flags flags;
+    /** main's arguments as the kernel holds them: what an upgrade executes the launcher with. */
+    private final List<byte[]> mainArgs;
     private static final Duration EXIT_FLUSH = Duration.ofSeconds(2);
     private final Log log = Log.STDERR;
 
-    Daemon(RunOptions options, Config.Flags flags) {
+    Daemon(RunOptions options, Config.Flags flags, List<byte[]> mainArgs) {
         this.options = options;
         this.flags = flags;
+        this.mainArgs = mainArgs;
+    }
+
+    /** The system property the launcher sets to its own path: what an upgrade executes. */
+    static final String LAUNCHER_PROPERTY = "supervisor.launcher";
+
+    /** Loads what taking over a running supervisor needs (an upgrade's pre-flight); throws what it would. */
+    static void checkTakeOver() throws IOException {
+        ControlServer.checkAdoption();
+        for (Class<?> c : List.of(Supervisor.class, PosixSpawner.class, NotifySocket.class, Reexec.class, State.class)) {
+            try {
+                Class.forName(c.getName(), true, c.getClassLoader());
+            } catch (ClassNotFoundException e) {
+                throw new IOException("cannot load " + c.getName(), e);
+            }
+        }
     }
 
     int run() {
@@ -63,14 +85,28 @@ final class Daemon {
 
     private int runDaemon() {
         Libc.daemon(); // first, so that the worker library's code shares this binding instead of loading its own
+        State handedOver;
+        try {
+            handedOver = handedOver();
+        } catch (IOException | IllegalArgumentException e) {
+            // The previous image is gone: nothing can own its workers now. Its pre-flight checks what makes this unlikely.
+            log.info("cannot take over from the previous image: " + e.getMessage());
+            return Wire.EXIT_SOFTWARE;
+        }
+        Function<byte[], Config> configOf = text -> text == null ? Config.load(null, flags)
+                : Config.parse(text, "handed over by the previous image", flags);
         Config config;
         List<String> wrapper;
         ProcessWrapper.User user;
         try {
-            config = Config.load(options.config, flags);
-            checkCommand(config.argv().get(0));
+            if (handedOver != null) {
+                config = configOf.apply(handedOver.config);
+            } else {
+                config = Config.load(options.config, flags);
+                checkCommand(config.argv().get(0));
+            }
             user = ProcessWrapper.resolve(options.user);
-            wrapper = ProcessWrapper.build(user, log);
+            wrapper = ProcessWrapper.build(user);
         } catch (IllegalArgumentException e) {
             log.info(e.getMessage());
             return Wire.EXIT_USAGE;
@@ -84,7 +120,7 @@ final class Daemon {
         workerEnv.put(Wire.SUPERVISOR_SOCKET, controlPath.toString());
         workerEnv.put(Wire.JDK_JAVA_OPTIONS, JAVA_WORKER_OPTIONS);
 
-        Map<String, Integer> inherited = inheritedListeners();
+        Map<String, Integer> inherited = handedOver != null ? new LinkedHashMap<>() : inheritedListeners();
         // Only a --config file can change between reloads; flags alone give the same Config, so it
         // is not parsed again (that took ~0.3 ms of a reload's CPU).
         Config fromFlags = config;
@@ -123,6 +159,9 @@ final class Daemon {
         }
         if (manager != null) {
             supervisor.reportTo(manager::send);
+        }
+        if (handedOver != null) {
+            return resume(handedOver, supervisor, notify, spawner, controlPath, user, config, configOf);
         }
         List<Listener> bound;
         try {
@@ -164,24 +203,99 @@ final class Daemon {
             log.info("control socket " + controlPath);
             metrics.start(supervisor, log);
             supervisor.onDrain(control::drained);
+            supervisor.upgradeWith(swap(control, spawner), configOf);
             control.start(supervisor);
             notify.start();
-            // An ignored disposition we inherited (nohup, a shell's background job) would make the
-            // JVM refuse these handlers. USR2 is not ours: HotSpot suspends threads with it (JFR).
-            for (int sig : new int[] {Libc.SIGHUP, Libc.SIGINT, Libc.SIGTERM}) {
-                try {
-                    Posix.unignore(sig);
-                } catch (NativeException e) {
-                    log.info(e.getMessage() + "; a signal our parent had us ignore may stay ignored");
-                }
-            }
-            Signal.handle(new Signal("HUP"), s -> supervisor.reload("SIGHUP", this::logReload));
-            Signal.handle(new Signal("TERM"), s -> supervisor.stop());
-            Signal.handle(new Signal("INT"), s -> supervisor.stop());
+            handleSignals(supervisor);
             writePidFile();
             return supervisor.run(bound);
         } finally {
             deletePidFile();
+        }
+    }
+
+    /**
+     * The state the previous image handed over (SUPERVISOR_UPGRADE_STATE names its fd); null when
+     * this is a first start.
+     */
+    private static State handedOver() throws IOException {
+        String fd = System.getenv(Wire.SUPERVISOR_UPGRADE_STATE);
+        if (fd == null) {
+            return null;
+        }
+        int n;
+        try {
+            n = Integer.parseInt(fd);
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException(Wire.SUPERVISOR_UPGRADE_STATE + " is '" + fd + "', not an fd");
+        }
+        return StateFile.fromFd(n);
+    }
+
+    /**
+     * The rest of a start that takes over from the previous image: its control socket, sockets,
+     * workers and deadlines. Nothing here may end the process while it can carry on: the workers'
+     * only owner is this process now.
+     */
+    private int resume(State s, Supervisor supervisor, NotifySocket notify, PosixSpawner spawner, Path controlPath,
+            ProcessWrapper.User user, Config config, Function<byte[], Config> configOf) {
+        Metrics metrics = metricsAfterUpgrade(config);
+        ControlServer control;
+        try {
+            control = ControlServer.adopt(controlPath, user, s.control);
+        } catch (IOException e) {
+            log.info("cannot take up the control socket: " + e.getMessage());
+            return Wire.EXIT_SOFTWARE;
+        }
+        try (control; notify; metrics) {
+            metrics.start(supervisor, log);
+            supervisor.onDrain(control::drained);
+            supervisor.upgradeWith(swap(control, spawner), configOf);
+            supervisor.takeOver(s);
+            control.start(supervisor, Supervisor.upgradedAnswer(s.version, s.upgrades));
+            notify.start();
+            handleSignals(supervisor);
+            writePidFile();
+            return supervisor.run(null);
+        } finally {
+            deletePidFile();
+        }
+    }
+
+    /** An upgraded image goes on without /metrics when it cannot bind them again: it has workers to own. */
+    private Metrics metricsAfterUpgrade(Config config) {
+        try {
+            return Metrics.bind(config.metrics);
+        } catch (IOException | IllegalArgumentException e) {
+            log.info("cannot serve --metrics " + config.metrics + " after the upgrade: " + e.getMessage() + "; going on without it");
+            return Metrics.none();
+        }
+    }
+
+    /** How this daemon upgrades itself: through the launcher it was started by, when it was. */
+    private Reexec swap(ControlServer control, PosixSpawner spawner) {
+        String launcher = System.getProperty(LAUNCHER_PROPERTY);
+        return launcher == null || launcher.isEmpty() ? null : new Reexec(launcher, mainArgs, control, spawner, log);
+    }
+
+    private void handleSignals(Supervisor supervisor) {
+        // An ignored disposition we inherited (nohup, a shell's background job, an upgrade's exec)
+        // would make the JVM refuse these handlers.
+        for (int sig : new int[] {Libc.SIGHUP, Libc.SIGINT, Libc.SIGTERM, Libc.SIGUSR2}) {
+            try {
+                Posix.unignore(sig);
+            } catch (NativeException e) {
+                log.info(e.getMessage() + "; a signal our parent had us ignore may stay ignored");
+            }
+        }
+        Signal.handle(new Signal("HUP"), s -> supervisor.reload("SIGHUP", this::logReload));
+        Signal.handle(new Signal("TERM"), s -> supervisor.stop());
+        Signal.handle(new Signal("INT"), s -> supervisor.stop());
+        try {
+            Signal.handle(new Signal("USR2"), s -> supervisor.upgrade(failure -> { }));
+        } catch (IllegalArgumentException e) {
+            // HotSpot suspends threads with USR2 unless the launcher moved that elsewhere (_JAVA_SR_SIGNUM).
+            log.info("SIGUSR2 is the JVM's here (" + e.getMessage() + "): upgrade with 'supervisor upgrade'");
         }
     }
 

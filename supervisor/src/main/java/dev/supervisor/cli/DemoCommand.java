@@ -11,6 +11,8 @@ import java.util.concurrent.Callable;
 import dev.supervisor.daemon.Config;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Spec;
 import picocli.CommandLine.Option;
 
 @Command(name = "demo", mixinStandardHelpOptions = true, description = {"Run the bundled demo HTTP worker on 127.0.0.1:PORT, for a first look.",
@@ -21,6 +23,9 @@ public final class DemoCommand implements Callable<Integer> {
 
     @Mixin
     RunOptions options;
+
+    @Spec
+    CommandSpec spec;
 
     @Override
     public Integer call() {
@@ -37,7 +42,8 @@ public final class DemoCommand implements Callable<Integer> {
         cmd.addAll(List.of(Daemon.JAVA_WORKER_OPTIONS.split(" ")));
         cmd.addAll(List.of("-cp", libraryPath(), "dev.supervisor.demo.DemoWorker"));
         Config.Flags flags = options.flags(cmd.stream().map(a -> a.getBytes(StandardCharsets.UTF_8)).toList());
-        return new Daemon(options, flags).run();
+        List<String> args = spec.root().commandLine().getParseResult().originalArgs();
+        return new Daemon(options, flags, CommandBytes.mainArgs(args)).run();
     }
 
     /** "lib/*" of the distribution (the java launcher expands it), else our own class path. */

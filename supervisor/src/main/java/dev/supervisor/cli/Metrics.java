@@ -2,11 +2,11 @@ package dev.supervisor.cli;
 
 import java.io.IOException;
 
-import dev.supervisor.Main;
 import dev.supervisor.daemon.Address;
 import dev.supervisor.daemon.Log;
 import dev.supervisor.daemon.Supervisor;
 import dev.supervisor.daemon.metrics.MetricsServer;
+import dev.supervisor.daemon.upgrade.Version;
 
 /**
  * {@code --metrics ADDR}, or nothing. The one place {@code run} names the metrics server: without
@@ -26,10 +26,14 @@ final class Metrics implements AutoCloseable {
         return new Metrics(address == null ? null : MetricsServer.bind(address));
     }
 
+    /** No metrics (an upgraded image that could not bind them again). */
+    static Metrics none() {
+        return new Metrics(null);
+    }
+
     void start(Supervisor supervisor, Log log) {
         if (server != null) {
-            String version = Main.class.getPackage().getImplementationVersion();
-            server.start(supervisor::snapshot, version == null ? "unknown" : version);
+            server.start(supervisor::snapshot, Version.current());
             log.info("metrics " + server.bound() + "/metrics");
         }
     }

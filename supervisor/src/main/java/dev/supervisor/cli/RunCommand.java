@@ -25,6 +25,6 @@ public final class RunCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         List<String> args = spec.root().commandLine().getParseResult().originalArgs();
-        return new Daemon(options, options.flags(CommandBytes.of(args, command))).run();
+        return new Daemon(options, options.flags(CommandBytes.of(args, command)), CommandBytes.mainArgs(args)).run();
     }
 }

@@ -13,6 +13,20 @@ public final class Backoff {
 
     private Duration last = Duration.ZERO;
 
+    public Backoff() {}
+
+    /** The backoff of a slot the previous image ran: its last delay was {@code lastMillis} (0 = none yet). */
+    static Backoff resumed(long lastMillis) {
+        Backoff b = new Backoff();
+        b.last = Duration.ofMillis(lastMillis);
+        return b;
+    }
+
+    /** The last delay, for an upgrade's hand-over; 0 = none yet. */
+    long lastMillis() {
+        return last.toMillis();
+    }
+
     /** The delay before restarting a worker that ran for {@code served}. */
     public Duration next(Duration served) {
         if (last.isZero() || served.compareTo(RESET_AFTER) >= 0) {

@@ -64,6 +64,8 @@ public final class Config {
     public final Duration startingPriorityFor;
     /** Where {@code /metrics} is served; null = nowhere. Read at start only: a reload does not move it. */
     public final Address metrics;
+    /** The config file's bytes it was made from; null = flags only. Set once, by {@link #parse}. */
+    private byte[] text;
 
     private Config(Map<String, Address> listeners, List<byte[]> argv, int workers, ReadyMode ready, Duration readyTimeout,
             int drainSignal, Duration drainTimeout, String stdinListener, Map<String, String> env, Priority startingPriority,
@@ -81,6 +83,11 @@ public final class Config {
         this.startingPriority = startingPriority;
         this.startingPriorityFor = startingPriorityFor;
         this.metrics = metrics;
+    }
+
+    /** The config file's bytes this was made from, with the flags laid over it; null = flags only (an upgrade hands it over). */
+    public byte[] text() {
+        return text == null ? null : text.clone();
     }
 
     /** COMMAND and its arguments, byte for byte as exec gets them. */
@@ -194,7 +201,9 @@ public final class Config {
                         + String.join(", ", FIELDS));
             }
         }
-        return from(json, " in " + source, flags);
+        Config c = from(json, " in " + source, flags);
+        c.text = text.clone();
+        return c;
     }
 
     private static Config from(JsonNode json, String where, Flags flags) {

@@ -29,6 +29,12 @@ public interface Control {
     void stop();
 
     /**
+     * Upgrades the supervisor in place. {@code failed} hears why when it failed and this image
+     * carries on; a success is answered by the new image.
+     */
+    void upgrade(Consumer<String> failed);
+
+    /**
      * The grant of process {@code ancestry[0]} when it, or the nearest ancestor that is a worker,
      * is a current (starting or ready) worker; null for any other process.
      *

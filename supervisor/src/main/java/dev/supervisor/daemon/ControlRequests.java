@@ -107,6 +107,13 @@ final class ControlRequests {
                 c.answer(Message.answer(true), false);
                 supervisor.stop();
                 break;
+            case Message.UPGRADE: {
+                // Answered here only when it failed: a success is answered by the new image, which
+                // finds this request still in flight.
+                Consumer<Runnable> later = c.awaitSupervisor();
+                supervisor.upgrade(failure -> later.accept(() -> c.answer(Message.error(failure), false)));
+                break;
+            }
             case Message.LISTENERS: {
                 Consumer<Runnable> later = c.awaitSupervisor();
                 supervisor.grant(ProcFs.ancestry(c.pid(), MAX_ANCESTRY), true, g -> later.accept(() -> sendListeners(c, g)));
@@ -163,6 +170,22 @@ final class ControlRequests {
                 c.answer(Message.json().createObjectNode().put(Message.VERSION, Wire.PROTOCOL_VERSION).put(Message.EVENT, Message.DRAIN), true);
             }
         }
+    }
+
+    /** The worker whose drain event {@code c} waits for; 0 = none. For an upgrade's hand-over. */
+    int watched(Client c) {
+        for (Map.Entry<Integer, List<Client>> e : watchers.entrySet()) {
+            if (e.getValue().contains(c)) {
+                return e.getKey();
+            }
+        }
+        return 0;
+    }
+
+    /** {@code c} waited for worker {@code pid}'s drain event in the previous image, and still does. */
+    void rewatch(Client c, int pid) {
+        watchers.computeIfAbsent(pid, p -> new ArrayList<>()).add(c);
+        c.watching();
     }
 
     /** {@code c} closed: forget its watch. */

@@ -13,11 +13,15 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Iterator;
+import java.util.List;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.function.Consumer;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
+
+import dev.supervisor.daemon.upgrade.State;
 
 import dev.supervisor.protocol.FdPassing;
 import dev.supervisor.protocol.Libc;
@@ -63,6 +67,10 @@ public final class ControlServer implements AutoCloseable {
     private final ConcurrentLinkedQueue<Runnable> fromSupervisor = new ConcurrentLinkedQueue<>();
     private volatile boolean closed;
     private ControlRequests requests;
+    /** Stops the serving thread for an upgrade's hand-over. */
+    private final Pause pause = new Pause();
+    /** Connections the previous image handed over, taken up by {@link #start}. */
+    private List<State.ConnectionState> handedOver = List.of();
 
     private ControlServer(Path path, ServerSocketChannel server, Selector selector, int ownUid, int workerUid) {
         this.path = path;
@@ -106,12 +114,133 @@ public final class ControlServer implements AutoCloseable {
         return new ControlServer(path, server, selector, uid, workerGid < 0 ? -1 : workers.uid);
     }
 
-    /** Serves on a daemon thread until closed, asking {@code supervisor} for what requests need. */
-    public void start(Control supervisor) {
+    /**
+     * The control socket the previous image handed over, at {@code path}, with its open connections
+     * ({@link #start} takes them up).
+     */
+    public static ControlServer adopt(Path path, ProcessWrapper.User workers, State.ControlState handed) throws IOException {
+        int uid = Libc.daemon().getuid();
+        int workerGid = ControlDirectory.workerGid(workers, uid);
+        ServerSocketChannel server = InheritedChannels.unixServer(handed.serverFd);
+        server.configureBlocking(false);
+        Selector selector = Selector.open();
+        server.register(selector, SelectionKey.OP_ACCEPT);
+        ControlServer c = new ControlServer(path, server, selector, uid, workerGid < 0 ? -1 : workers.uid);
+        c.handedOver = handed.connections;
+        return c;
+    }
+
+    /** Throws what {@link #adopt} would for want of the JDK internals it uses (an upgrade's pre-flight). */
+    public static void checkAdoption() throws IOException {
+        InheritedChannels.check();
+    }
+
+    /**
+     * Serves on a daemon thread until closed, asking {@code supervisor} for what requests need.
+     * Connections handed over by the previous image come first: their unwritten answers, then their
+     * requests in flight (an {@code upgrade} among them gets {@code upgraded}), then what they sent since.
+     */
+    public void start(Control supervisor, ObjectNode upgraded) {
         this.requests = new ControlRequests(supervisor, ownUid, workerUid, Log.STDERR);
+        for (State.ConnectionState cs : handedOver) {
+            try {
+                takeUp(cs, upgraded);
+            } catch (IOException | RuntimeException e) {
+                Log.STDERR.info("control socket: cannot take up the connection of pid " + cs.pid + " (fd " + cs.fd + "): " + e.getMessage());
+                Libc.close(cs.fd);
+            }
+        }
+        handedOver = List.of();
         Thread t = new Thread(this::serve, "control-socket");
         t.setDaemon(true);
         t.start();
+    }
+
+    /** {@link #start(Control, ObjectNode)} for a control socket of our own. */
+    public void start(Control supervisor) {
+        start(supervisor, null);
+    }
+
+    private void takeUp(State.ConnectionState cs, ObjectNode upgraded) throws IOException {
+        SocketChannel ch = InheritedChannels.unixConnection(cs.fd);
+        ch.configureBlocking(false);
+        Conn c = new Conn(ch, cs.pid, ControlRequests.Access.valueOf(cs.access));
+        c.key = ch.register(selector, SelectionKey.OP_READ, c);
+        clients++;
+        if (cs.unwritten.length > 0) {
+            c.out = ByteBuffer.wrap(cs.unwritten);
+        }
+        c.closeAfterWrite = cs.closeAfterWrite;
+        if (cs.watching > 0) {
+            requests.rewatch(c, cs.watching);
+        }
+        for (String line : cs.inFlight) {
+            String cmd;
+            try {
+                cmd = Message.parseRequest(line);
+            } catch (IllegalArgumentException e) {
+                cmd = null; // it was answered with its error already
+            }
+            if (Message.UPGRADE.equals(cmd) && upgraded != null) {
+                write(c, upgraded.deepCopy(), false);
+            } else if (cmd != null) {
+                c.current = line;
+                requests.handle(c, line);
+            }
+        }
+        c.in = ByteBuffer.allocate(Math.max(FIRST_BUFFER, cs.unread.length)).put(cs.unread);
+        processLines(c);
+    }
+
+    /**
+     * Stops serving between two rounds, at most {@code millis} to get there, and returns the
+     * control socket and every open connection as the next image takes them; connections only
+     * lingering after their last answer are left to close with this image. The supervisor thread
+     * calls it, and {@link #thaw} if the exec fails.
+     *
+     * @throws IOException when the serving thread did not stop in time (then it serves on)
+     */
+    public State.ControlState freeze(long millis) throws IOException {
+        pause.request();
+        selector.wakeup();
+        try {
+            if (!pause.awaitParked(millis)) {
+                pause.resume();
+                throw new IOException("the control socket's thread did not stop within " + millis + " ms");
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            pause.resume();
+            throw new IOException("interrupted while stopping the control socket's thread");
+        }
+        State.ControlState cs = new State.ControlState();
+        cs.serverFd = fdOf(server);
+        for (SelectionKey k : selector.keys()) {
+            if (k.isValid() && k.attachment() instanceof Conn) {
+                Conn c = (Conn) k.attachment();
+                if (c.lingeringSince >= 0) {
+                    continue;
+                }
+                State.ConnectionState s = new State.ConnectionState();
+                s.fd = fdOf(c.ch);
+                s.pid = c.pid;
+                s.access = c.access.name();
+                s.watching = requests.watched(c);
+                s.closeAfterWrite = c.closeAfterWrite;
+                s.inFlight = new ArrayList<>(c.inFlight);
+                s.unread = Arrays.copyOf(c.in.array(), c.in.position());
+                if (c.out != null && c.out.hasRemaining()) {
+                    s.unwritten = Arrays.copyOfRange(c.out.array(), c.out.arrayOffset() + c.out.position(), c.out.arrayOffset() + c.out.limit());
+                }
+                cs.connections.add(s);
+            }
+        }
+        return cs;
+    }
+
+    /** After a failed exec: serve on. */
+    public void thaw() {
+        pause.resume();
     }
 
     /** What we know of one client and what it has sent of its current line. */
@@ -134,6 +263,9 @@ public final class ControlServer implements AutoCloseable {
         int awaiting;
         /** Waits for its drain event: never idle. */
         boolean watching;
+        /** The request line being handled, and those handed to the supervisor and not answered yet, in order. */
+        String current;
+        final List<String> inFlight = new ArrayList<>();
         /**
          * Answered for the last time, output shut down: what it still sends is read and dropped
          * until it closes (closing with its bytes unread would reset the connection, and the
@@ -185,9 +317,12 @@ public final class ControlServer implements AutoCloseable {
         @Override
         public Consumer<Runnable> awaitSupervisor() {
             awaiting++;
+            String line = current;
+            inFlight.add(line);
             return onTransport -> {
                 fromSupervisor.add(() -> {
                     awaiting--;
+                    inFlight.remove(line);
                     onTransport.run();
                     if (key.isValid()) {
                         processLines(this); // what waited for this answer
@@ -208,6 +343,7 @@ public final class ControlServer implements AutoCloseable {
 
     private void serve() {
         while (!closed) {
+            pause.checkpoint();
             try {
                 selector.select(1000);
                 for (Runnable r; (r = fromSupervisor.poll()) != null; ) {
@@ -319,7 +455,8 @@ public final class ControlServer implements AutoCloseable {
             c.in.compact();
             c.scanned = 0;
             c.requests++;
-            requests.handle(c, new String(line, StandardCharsets.UTF_8).trim());
+            c.current = new String(line, StandardCharsets.UTF_8).trim();
+            requests.handle(c, c.current);
         }
         interest(c);
     }
@@ -422,7 +559,7 @@ public final class ControlServer implements AutoCloseable {
     }
 
     /** The fd of a JDK channel, for SO_PEERCRED (the JDK gives the uid but not the pid). */
-    static int fdOf(SocketChannel ch) {
+    static int fdOf(java.nio.channels.SelectableChannel ch) {
         try {
             Method m = Class.forName("sun.nio.ch.SelChImpl").getMethod("getFDVal");
             return (Integer) m.invoke(ch);

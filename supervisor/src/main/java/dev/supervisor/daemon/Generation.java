@@ -34,6 +34,8 @@ final class Generation {
     Timer drainTimer;
     /** Per slot: when its next restart is due (0 = none waiting), the restarts so far, and how its last worker ended. */
     final long[] restartDueNanos;
+    /** Per slot: the backoff its waiting restart goes on with (an upgrade hands it over). */
+    final Backoff[] restartBackoffs;
     final int[] restarts;
     final String[] lastExit;
     /** Every worker's environment but SUPERVISOR_WORKER; built by the first spawn. */
@@ -45,6 +47,7 @@ final class Generation {
         this.listeners = listeners;
         this.slots = new Worker[config.workers];
         this.restartDueNanos = new long[config.workers];
+        this.restartBackoffs = new Backoff[config.workers];
         this.restarts = new int[config.workers];
         this.lastExit = new String[config.workers];
         this.startedNanos = startedNanos;

@@ -163,6 +163,32 @@ final class Listeners {
         return all;
     }
 
+    /** Every socket: the open ones in bind order, then the retired; for the upgrade state. */
+    List<Listener.Socket> sockets() {
+        List<Listener.Socket> all = new ArrayList<>(open.values());
+        all.addAll(retired);
+        return all;
+    }
+
+    boolean retired(Listener.Socket s) {
+        return retired.contains(s);
+    }
+
+    /** A socket the previous image had open (see {@link #sockets}); its users are the generations that take it up. */
+    void adopt(Listener.Socket s, boolean isRetired) {
+        if (isRetired) {
+            retired.add(s);
+        } else {
+            open.put(boundKey(s), s);
+        }
+    }
+
+    /** {@code s} under {@code name} for a generation handed over: one more user. */
+    static Listener use(String name, Listener.Socket s) {
+        s.users++;
+        return Listener.of(name, s);
+    }
+
     void closeAll() {
         open.values().forEach(Listener.Socket::close);
         retired.forEach(Listener.Socket::close);

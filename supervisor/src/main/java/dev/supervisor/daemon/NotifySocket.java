@@ -52,6 +52,11 @@ public final class NotifySocket implements AutoCloseable {
             return path.toString();
         }
 
+        /** Whether {@link #close} was called: its fd is not ours to hand over any more. */
+        boolean closing() {
+            return closing.get();
+        }
+
         /** Reads what is queued, then closes and unlinks the socket, on the reader thread. */
         public void close() {
             if (closing.compareAndSet(false, true)) {
@@ -75,6 +80,7 @@ public final class NotifySocket implements AutoCloseable {
     /** The sockets being read; the reader thread's, and after it stopped {@link #close}'s. */
     private final List<Endpoint> open = new ArrayList<>();
     private Thread reader;
+    private final Pause pause = new Pause();
 
     private NotifySocket(Path dir, String prefix, ProcessWrapper.User workers, Log log) throws NativeException {
         this.wake = Posix.pipe();
@@ -128,6 +134,35 @@ public final class NotifySocket implements AutoCloseable {
         return ep;
     }
 
+    /** Stops reading (what is unread stays queued on the sockets), at most {@code millis} to get there; false if it did not. */
+    boolean pause(long millis) throws InterruptedException {
+        pause.request();
+        wake();
+        return pause.awaitParked(millis);
+    }
+
+    void resume() {
+        pause.resume();
+    }
+
+    /** Sockets named so far: an upgrade's next image goes on from there, so that no name is used twice. */
+    long named() {
+        return seq.get();
+    }
+
+    /** The previous image named {@code n} sockets. */
+    void namedBefore(long n) {
+        seq.set(Math.max(seq.get(), n));
+    }
+
+    /** A worker's socket the previous image bound, read from now on like one {@link #add} bound. */
+    Endpoint adopt(String path, int fd, Receiver receiver) {
+        Endpoint ep = new Endpoint(Path.of(path), fd, receiver);
+        added.add(ep);
+        wake();
+        return ep;
+    }
+
     private void wake() {
         Libc.daemon().write(wake[1], new byte[] {1}, 1);
     }
@@ -135,6 +170,7 @@ public final class NotifySocket implements AutoCloseable {
     private void readLoop() {
         Message m = new Message();
         while (!stopped.get()) {
+            pause.checkpoint();
             for (Endpoint e; (e = added.poll()) != null; ) {
                 open.add(e);
             }

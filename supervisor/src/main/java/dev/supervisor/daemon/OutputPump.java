@@ -92,6 +92,7 @@ final class OutputPump implements Runnable {
     private final ConcurrentLinkedQueue<Stream> added = new ConcurrentLinkedQueue<>();
     private final int[] wake;
     private final List<Stream> streams = new ArrayList<>();
+    private final Pause pause = new Pause();
 
     private OutputPump() throws NativeException {
         wake = Posix.pipe();
@@ -111,11 +112,23 @@ final class OutputPump implements Runnable {
         Libc.daemon().write(wake[1], new byte[] {1}, 1);
     }
 
+    /** Stops reading (what is unread stays in the pipes), at most {@code millis} to get there; false if it did not. */
+    boolean pause(long millis) throws InterruptedException {
+        pause.request();
+        Libc.daemon().write(wake[1], new byte[] {1}, 1);
+        return pause.awaitParked(millis);
+    }
+
+    void resume() {
+        pause.resume();
+    }
+
     @Override
     public void run() {
         byte[] buf = new byte[64 * 1024];
         Libc.DaemonCalls c = Libc.daemon();
         while (true) {
+            pause.checkpoint();
             for (Stream s; (s = added.poll()) != null; ) {
                 streams.add(s);
             }

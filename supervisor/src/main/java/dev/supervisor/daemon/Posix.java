@@ -76,6 +76,108 @@ public final class Posix {
         }
     }
 
+    /** The dispositions of some signals, saved by {@link #ignore}: {@link #restore} puts them back. */
+    public static final class SavedSignals {
+        private final int[] signals;
+        private final Pointer[] old;
+
+        private SavedSignals(int[] signals, Pointer[] old) {
+            this.signals = signals;
+            this.old = old;
+        }
+
+        /** Puts the saved dispositions back (the JVM's handlers). */
+        public void restore() {
+            for (int i = 0; i < signals.length; i++) {
+                if (old[i] != null) {
+                    Libc.daemon().sigaction(signals[i], old[i], null);
+                }
+            }
+        }
+    }
+
+    /**
+     * Ignores {@code signals} and returns what they were. An ignored disposition survives
+     * execve(2), where a handler is reset to the default action (for these: death).
+     */
+    public static SavedSignals ignore(int... signals) throws NativeException {
+        Pointer[] old = new Pointer[signals.length];
+        Pointer ign = Libc.allocate(SIGACTION_BYTES);
+        ign.putAddress(0, Libc.SIG_IGN);
+        SavedSignals saved = new SavedSignals(signals, old);
+        for (int i = 0; i < signals.length; i++) {
+            Pointer o = Libc.allocate(SIGACTION_BYTES);
+            if (Libc.daemon().sigaction(signals[i], ign, o) != 0) {
+                NativeException e = Libc.failure("sigaction(" + signals[i] + ", SIG_IGN)");
+                saved.restore();
+                throw e;
+            }
+            old[i] = o;
+        }
+        return saved;
+    }
+
+    /**
+     * execve(2) of {@code argv} with {@code env} in this process; returns only by throwing. Every
+     * fd without FD_CLOEXEC stays open in the new image.
+     */
+    public static void execve(List<byte[]> argv, List<byte[]> env) throws NativeException {
+        List<Pointer> keep = new ArrayList<>();
+        try {
+            Pointer args = cStrings(argv, keep);
+            Pointer envp = cStrings(env, keep);
+            Libc.daemon().execve(keep.get(0), args, envp);
+            throw Libc.failure("execve(" + new String(argv.get(0), StandardCharsets.UTF_8) + ")");
+        } finally {
+            Reference.reachabilityFence(keep);
+        }
+    }
+
+    /** An anonymous memory file (memfd_create(2)) holding {@code bytes}, read from its start; not FD_CLOEXEC. */
+    public static int memfd(String name, byte[] bytes) throws NativeException {
+        Libc.DaemonCalls c = Libc.daemon();
+        int fd = Libc.check(c.memfd_create(name, 0), "memfd_create(" + name + ")");
+        try {
+            for (int off = 0; off < bytes.length; ) {
+                byte[] chunk = off == 0 ? bytes : java.util.Arrays.copyOfRange(bytes, off, bytes.length);
+                long n = c.write(fd, chunk, chunk.length);
+                if (n < 0) {
+                    throw Libc.failure("write(" + name + ")");
+                }
+                off += (int) n;
+            }
+            if (c.lseek(fd, 0, 0) != 0) {
+                throw Libc.failure("lseek(" + name + ")");
+            }
+            return fd;
+        } catch (NativeException e) {
+            Libc.close(fd);
+            throw e;
+        }
+    }
+
+    /** Reads {@code fd} to its end, at most {@code max} bytes (more is an error naming {@code what}). */
+    public static byte[] readAll(int fd, int max, String what) throws NativeException {
+        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+        byte[] buf = new byte[64 * 1024];
+        while (true) {
+            long n = Libc.daemon().read(fd, buf, buf.length);
+            if (n < 0) {
+                if (Libc.errno() == Libc.EINTR) {
+                    continue;
+                }
+                throw Libc.failure("read(" + what + ")");
+            }
+            if (n == 0) {
+                return out.toByteArray();
+            }
+            if (out.size() + n > max) {
+                throw new NativeException("read(" + what + ") past " + max + " bytes", 27); // EFBIG
+            }
+            out.write(buf, 0, (int) n);
+        }
+    }
+
     /** Sets the nice value of thread {@code tid}; false when it is gone or may not be changed. */
     public static boolean setNice(int tid, int nice) {
         return Libc.daemon().setpriority(Libc.PRIO_PROCESS, tid, nice) == 0;
@@ -168,6 +270,11 @@ public final class Posix {
     /** Makes an inherited fd FD_CLOEXEC, so that only dups of it reach workers. */
     public static void setCloexec(int fd) throws NativeException {
         Libc.check(Libc.daemon().fcntl(fd, Libc.F_SETFD, Libc.FD_CLOEXEC), "fcntl(" + fd + ", F_SETFD, FD_CLOEXEC)");
+    }
+
+    /** Clears FD_CLOEXEC: {@code fd} stays open in the image an execve(2) starts. */
+    public static void clearCloexec(int fd) throws NativeException {
+        Libc.check(Libc.daemon().fcntl(fd, Libc.F_SETFD, 0), "fcntl(" + fd + ", F_SETFD, 0)");
     }
 
     /**

@@ -30,11 +30,13 @@ public final class PosixSpawner implements Spawner {
     private final OutputPump pump;
     private final ExitWatch exits;
     private final NotifySocket notify;
-    /** Runs before COMMAND in the same process (setpriv: parent-death signal, --user); may be empty. */
+    /** Runs before COMMAND in the same process (setpriv for --user); may be empty. */
     private final List<String> wrapper;
 
     /** Workers not reaped yet, for the {@link OrphanReaper} to leave alone. */
     private final Set<Integer> unreaped = ConcurrentHashMap.newKeySet();
+    /** Children the JDK started for us (an upgrade's check) and reaps itself: no worker's, and no stray. */
+    private final Set<Integer> helpers = ConcurrentHashMap.newKeySet();
 
     /** Whether this process may raise a worker's priority back to normal (see {@link Priority#forPrivilege}). */
     private final boolean mayRaise = Priority.mayRaise();
@@ -46,9 +48,9 @@ public final class PosixSpawner implements Spawner {
         this.exits = ExitWatch.start(log);
         this.wrapper = List.copyOf(wrapper);
         this.notify = notify;
-        this.trees = new ProcessTree(log);
+        this.trees = new ProcessTree(log, helpers::contains);
         Posix.becomeSubreaper();
-        OrphanReaper.startIfInit(unreaped::contains);
+        OrphanReaper.startIfInit(pid -> unreaped.contains(pid) || helpers.contains(pid));
     }
 
     @Override
@@ -101,13 +103,14 @@ public final class PosixSpawner implements Spawner {
             unreaped.add(pid);
             ProcessTree.Member tree = trees.track(pid, spec.generation, spec.slot);
             String prefix = "[" + spec.generation + "." + spec.slot + " " + pid + "] ";
+            OutputPump.Stream stdout = new OutputPump.Stream(out[0], prefix, OutputValve.STDOUT, null);
             OutputPump.Stream stderr = new OutputPump.Stream(err[0], prefix, OutputValve.STDERR, new ArrayDeque<>());
-            pump.add(new OutputPump.Stream(out[0], prefix, OutputValve.STDOUT, null));
+            pump.add(stdout);
             pump.add(stderr);
             out[0] = -1;
             err[0] = -1;
             exits.watch(pid, onExit);
-            PosixProcess p = new PosixProcess(pid, stderr, tree, notifyEnd, priority);
+            PosixProcess p = new PosixProcess(pid, stdout, stderr, tree, notifyEnd, priority);
             notifyEnd = null;
             return p;
         } catch (IOException | IllegalStateException e) {
@@ -128,6 +131,70 @@ public final class PosixSpawner implements Spawner {
                 }
             }
         }
+    }
+
+    @Override
+    public Process adopt(int pid, int generation, int slot, Kept kept, Runnable onExit, NotifySocket.Receiver onNotify) {
+        String prefix = "[" + generation + "." + slot + " " + pid + "] ";
+        OutputPump.Stream stdout = stream(kept.stdoutFd(), prefix, OutputValve.STDOUT, null);
+        OutputPump.Stream stderr = stream(kept.stderrFd(), prefix, OutputValve.STDERR, new ArrayDeque<>());
+        NotifySocket.Endpoint notifyEnd = kept.notifyFd() < 0 ? null : notify.adopt(kept.notifyPath(), kept.notifyFd(), onNotify);
+        ProcessTree.Member tree = trees.track(pid, generation, slot);
+        tree.rootReaped = kept.reaped();
+        if (!kept.reaped()) {
+            unreaped.add(pid);
+            exits.watch(pid, onExit); // one that exited during the exec is a zombie: its pidfd is ready at once
+        }
+        return new PosixProcess(pid, stdout, stderr, tree, notifyEnd, Priority.NORMAL);
+    }
+
+    /** A pipe's stream, read from now on; a stream already ended (fd -1) is one at EOF. */
+    private OutputPump.Stream stream(int fd, String prefix, OutputValve sink, ArrayDeque<String> tail) {
+        OutputPump.Stream s = new OutputPump.Stream(fd, prefix, sink, tail);
+        if (fd < 0) {
+            s.eof.complete(null);
+        } else {
+            pump.add(s);
+        }
+        return s;
+    }
+
+    /** {@code pid} is a helper of ours (see {@link #helpers}) until {@link #helperEnded}; any thread. */
+    public void helperStarted(int pid) {
+        helpers.add(pid);
+    }
+
+    public void helperEnded(int pid) {
+        helpers.remove(pid);
+    }
+
+    @Override
+    public boolean pause() {
+        try {
+            return pump.pause(PAUSE_MILLIS) & notify.pause(PAUSE_MILLIS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        }
+    }
+
+    /** How long the output and notify threads may take to stop between two reads. */
+    private static final long PAUSE_MILLIS = 2000;
+
+    @Override
+    public void resume() {
+        pump.resume();
+        notify.resume();
+    }
+
+    @Override
+    public long notifySockets() {
+        return notify.named();
+    }
+
+    @Override
+    public void notifySocketsBefore(long n) {
+        notify.namedBefore(n);
     }
 
     /**
@@ -159,23 +226,30 @@ public final class PosixSpawner implements Spawner {
         return i > 0 && i < e.length;
     }
 
+    /** Where the launcher moves HotSpot's thread-suspend signal off USR2: ours, not a Java worker's. */
+    static final String SR_SIGNAL = "_JAVA_SR_SIGNUM";
+
     /**
      * The environment of a worker: the supervisor's own, without the socket-activation variables
      * it may have inherited itself, plus {@code extra}.
      */
     static Environment workerEnvironment(Environment own, Map<String, String> extra) {
-        return own.without(List.of(Wire.LISTEN_FDS, Wire.LISTEN_PID, Wire.LISTEN_FDNAMES, Wire.NOTIFY_SOCKET)).with(extra);
+        return own.without(List.of(Wire.LISTEN_FDS, Wire.LISTEN_PID, Wire.LISTEN_FDNAMES, Wire.NOTIFY_SOCKET, Wire.SUPERVISOR_UPGRADE_STATE,
+                SR_SIGNAL)).with(extra);
     }
 
     private final class PosixProcess implements Process {
         private final int pid;
+        private final OutputPump.Stream stdout;
         private final OutputPump.Stream stderr;
         private final ProcessTree.Member tree;
         private final NotifySocket.Endpoint notifyEnd;
         private final Priority starting;
 
-        PosixProcess(int pid, OutputPump.Stream stderr, ProcessTree.Member tree, NotifySocket.Endpoint notifyEnd, Priority starting) {
+        PosixProcess(int pid, OutputPump.Stream stdout, OutputPump.Stream stderr, ProcessTree.Member tree, NotifySocket.Endpoint notifyEnd,
+                Priority starting) {
             this.pid = pid;
+            this.stdout = stdout;
             this.stderr = stderr;
             this.tree = tree;
             this.notifyEnd = notifyEnd;
@@ -209,8 +283,17 @@ public final class PosixSpawner implements Spawner {
             tree.rootReaped = true;
             // Its children are ours from the moment it exited: place them while we remember its tree.
             trees.refresh();
-            notifyEnd.close();
+            if (notifyEnd != null) {
+                notifyEnd.close();
+            }
             return status;
+        }
+
+        @Override
+        public Kept kept() {
+            boolean open = notifyEnd != null && !notifyEnd.closing();
+            return new Kept(stdout.eof.isDone() ? -1 : stdout.fd, stderr.eof.isDone() ? -1 : stderr.fd, open ? notifyEnd.fd : -1,
+                    open ? notifyEnd.path() : null, tree.rootReaped);
         }
 
         @Override

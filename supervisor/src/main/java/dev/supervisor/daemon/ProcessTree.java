@@ -62,10 +62,22 @@ final class ProcessTree {
     private final List<Member> trees = new ArrayList<>();
     /** Orphans no worker could be found for, reaped when they end. */
     private final Set<Integer> strays = new HashSet<>();
+    /**
+     * Children in our own process group: no worker's (workers lead their own groups), but ours,
+     * as the launcher's background archive dump is after an upgrade's exec. Reaped when they
+     * end, neither logged nor killed.
+     */
+    private final Set<Integer> ownGroup = new HashSet<>();
+    private final int ownPgrp;
     private final Log log;
+    /** Children of ours that are no worker's: helpers the JDK started for us and reaps itself. */
+    private final java.util.function.IntPredicate helper;
 
-    ProcessTree(Log log) {
+    ProcessTree(Log log, java.util.function.IntPredicate helper) {
         this.log = log;
+        this.helper = helper;
+        ProcFs.Stat own = ProcFs.stat(self);
+        this.ownPgrp = own == null ? -1 : own.pgrp();
     }
 
     /** Called on the thread that spawned {@code root}, right after it did. */
@@ -91,6 +103,8 @@ final class ProcessTree {
         for (Member m : trees) {
             m.orphans.removeIf(Posix::reapIfGone);
         }
+        ownGroup.removeIf(helper::test); // seen in the moment before it was registered
+        ownGroup.removeIf(Posix::reapIfGone);
         strays.removeIf(Posix::reapIfGone);
         Map<Integer, Member> known = new HashMap<>();
         Set<Integer> roots = new HashSet<>();
@@ -113,12 +127,15 @@ final class ProcessTree {
             }
         }
         for (int child : children) {
-            if (roots.contains(child) || strays.contains(child) || known.containsKey(child) && known.get(child).orphans.contains(child)) {
+            if (roots.contains(child) || strays.contains(child) || ownGroup.contains(child) || helper.test(child)
+                    || known.containsKey(child) && known.get(child).orphans.contains(child)) {
                 continue;
             }
             Member m = known.containsKey(child) ? known.get(child) : place(child);
             if (m != null) {
                 m.orphans.add(child);
+            } else if (inOwnGroup(child)) {
+                ownGroup.add(child);
             } else if (ProcFs.stat(child) != null && strays.add(child)) {
                 log.info("process " + child + " re-parented to the supervisor belongs to no worker: it is reaped when it ends, or killed at stop");
             }
@@ -187,6 +204,11 @@ final class ProcessTree {
                 Posix.kill(e.getKey(), signal);
             }
         }
+    }
+
+    private boolean inOwnGroup(int pid) {
+        ProcFs.Stat s = ProcFs.stat(pid);
+        return s != null && s.pgrp() == ownPgrp;
     }
 
     /** An orphan first seen as our child: by its process group, else by the worker variables it inherited. */

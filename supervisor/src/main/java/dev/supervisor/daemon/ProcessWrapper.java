@@ -8,9 +8,10 @@ import java.util.List;
 import dev.supervisor.protocol.Libc;
 
 /**
- * What runs between the LISTEN_PID shim and COMMAND, in the same process: util-linux setpriv,
- * which sets the parent-death signal (a worker dies with a KILLed supervisor instead of holding
- * the port) and, for --user, drops to that user and its groups. posix_spawn can do neither.
+ * What runs between the LISTEN_PID shim and COMMAND, in the same process, for --user: util-linux
+ * setpriv, which drops to that user and its groups; posix_spawn cannot. No parent-death signal:
+ * it is sent when the spawning thread ends, and an upgrade's execve(2) ends every thread but one,
+ * which would kill the workers it hands over (DESIGN.md, "Upgrading in place").
  */
 public final class ProcessWrapper {
     private ProcessWrapper() {}
@@ -68,8 +69,12 @@ public final class ProcessWrapper {
         return new User(spec, ids[0], gid);
     }
 
-    /** The wrapper argv for {@code user} (null = none): setpriv, or nothing when it is missing and no user is asked for. */
-    public static List<String> build(User user, Log log) {
+    /** The wrapper argv for {@code user}: nothing without --user, else setpriv and its options. */
+    public static List<String> build(User user) {
+        List<String> argv = new ArrayList<>();
+        if (user == null) {
+            return argv;
+        }
         String setpriv = null;
         for (String p : SETPRIV_PATHS) {
             if (Files.isExecutable(Path.of(p))) {
@@ -77,21 +82,13 @@ public final class ProcessWrapper {
                 break;
             }
         }
-        List<String> argv = new ArrayList<>();
         if (setpriv == null) {
-            if (user != null) {
-                throw new IllegalArgumentException("--user needs setpriv (util-linux), which is not installed");
-            }
-            log.info("setpriv (util-linux) not found: workers will not be killed if the supervisor is");
-            return argv;
+            throw new IllegalArgumentException("--user needs setpriv (util-linux), which is not installed");
         }
         argv.add(setpriv);
-        argv.add("--pdeathsig=KILL");
-        if (user != null) {
-            argv.add("--reuid=" + user.uid);
-            argv.add("--regid=" + user.gid);
-            argv.add("--init-groups");
-        }
+        argv.add("--reuid=" + user.uid);
+        argv.add("--regid=" + user.gid);
+        argv.add("--init-groups");
         argv.add("--");
         return argv;
     }

@@ -6,9 +6,13 @@ import java.util.Arrays;
 import java.util.Iterator;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.function.IntFunction;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+
+import dev.supervisor.protocol.Message;
 
 /**
  * What became of each reload: the last {@link #KEPT} in full (for {@code status}), and totals since
@@ -31,6 +35,9 @@ final class ReloadHistory {
         final long requestedNanos;
         Generation generation;
         Generation old;
+        /** Their numbers, which outlive them (an upgrade hands over only live generations); 0 = none. */
+        int generationNumber;
+        int oldNumber;
         long readyNanos;
         long oldDrainedNanos;
         long finishedNanos;
@@ -91,6 +98,8 @@ final class ReloadHistory {
     void starting(Generation g, Generation old) {
         running.generation = g;
         running.old = old;
+        running.generationNumber = g.number;
+        running.oldNumber = old == null ? 0 : old.number;
     }
 
     /** The running reload's generation is ready at {@code nanos}; the old one is told to drain. */
@@ -128,6 +137,65 @@ final class ReloadHistory {
         }
     }
 
+    /** Everything, for an upgrade's hand-over; no reload runs then. Times are System.nanoTime(). */
+    ObjectNode save() {
+        ObjectNode h = Message.json().createObjectNode();
+        h.put("count", count).put("ok", ok).put("failed", failed).put("last_successful", lastSuccessful)
+                .put("last_success_epoch_ms", lastSuccessEpochMillis).put("duration_sum", durationSum).put("overhead_sum", overheadSum);
+        ArrayNode dc = h.putArray("duration_counts");
+        Arrays.stream(durationCounts).forEach(dc::add);
+        ArrayNode oc = h.putArray("overhead_counts");
+        Arrays.stream(overheadCounts).forEach(oc::add);
+        ArrayNode pending = h.putArray("pending");
+        pendingTriggers.forEach(pending::add);
+        ArrayNode entries = h.putArray("last");
+        for (Reload r : last) {
+            ObjectNode e = entries.addObject().put("number", r.number).put("trigger", r.trigger).put("merged", r.merged)
+                    .put("requested", r.requestedNanos).put("generation", r.generationNumber).put("old", r.oldNumber)
+                    .put("ready", r.readyNanos).put("old_drained", r.oldDrainedNanos).put("finished", r.finishedNanos)
+                    .put("overhead", r.overheadNanos);
+            if (r.ok != null) {
+                e.put("result", r.ok);
+            }
+            if (r.reason != null) {
+                e.put("reason", r.reason);
+            }
+        }
+        return h;
+    }
+
+    /** What {@link #save} wrote, with the live generations found by number (null = gone). */
+    void restore(JsonNode h, IntFunction<Generation> generation) {
+        count = h.path("count").asInt();
+        ok = h.path("ok").asLong();
+        failed = h.path("failed").asLong();
+        lastSuccessful = h.path("last_successful").asBoolean(true);
+        lastSuccessEpochMillis = h.path("last_success_epoch_ms").asLong(lastSuccessEpochMillis);
+        durationSum = h.path("duration_sum").asDouble();
+        overheadSum = h.path("overhead_sum").asDouble();
+        for (int i = 0; i < durationCounts.length; i++) {
+            durationCounts[i] = h.path("duration_counts").path(i).asLong();
+        }
+        for (int i = 0; i < overheadCounts.length; i++) {
+            overheadCounts[i] = h.path("overhead_counts").path(i).asLong();
+        }
+        h.path("pending").forEach(t -> pendingTriggers.add(t.asText()));
+        for (JsonNode e : h.path("last")) {
+            Reload r = new Reload(e.path("number").asInt(), e.path("trigger").asText(), e.path("merged").asInt(), e.path("requested").asLong());
+            r.generationNumber = e.path("generation").asInt();
+            r.oldNumber = e.path("old").asInt();
+            r.generation = r.generationNumber == 0 ? null : generation.apply(r.generationNumber);
+            r.old = r.oldNumber == 0 ? null : generation.apply(r.oldNumber);
+            r.readyNanos = e.path("ready").asLong();
+            r.oldDrainedNanos = e.path("old_drained").asLong();
+            r.finishedNanos = e.path("finished").asLong();
+            r.overheadNanos = e.path("overhead").asLong(-1);
+            r.ok = e.has("result") ? e.get("result").asBoolean() : null;
+            r.reason = e.has("reason") ? e.get("reason").asText() : null;
+            last.addLast(r);
+        }
+    }
+
     /** Counts and histograms since start, copied for a scrape. */
     Snapshot.Reloads totals() {
         return new Snapshot.Reloads(ok, failed, lastSuccessful, lastSuccessEpochMillis,
@@ -150,11 +218,11 @@ final class ReloadHistory {
             if (r.merged > 0) {
                 j.put("merged", r.merged);
             }
-            if (r.generation != null) {
-                j.put("generation", r.generation.number);
+            if (r.generationNumber != 0) {
+                j.put("generation", r.generationNumber);
             }
-            if (r.old != null) {
-                j.put("old_generation", r.old.number);
+            if (r.oldNumber != 0) {
+                j.put("old_generation", r.oldNumber);
             }
             j.put("requested_ms", ms(r.requestedNanos, originNanos));
             putTime(j, "ready_ms", r.readyNanos, originNanos);

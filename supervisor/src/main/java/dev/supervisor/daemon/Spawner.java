@@ -46,6 +46,32 @@ public interface Spawner {
     Process spawn(Spec spec, Runnable onExit, NotifySocket.Receiver onNotify);
 
     /**
+     * What of a worker crosses an upgrade's exec: the read ends of its output pipes and its
+     * NOTIFY_SOCKET (-1 = closed), and whether it has been reaped (its tree may live on).
+     */
+    record Kept(int stdoutFd, int stderrFd, int notifyFd, String notifyPath, boolean reaped) {}
+
+    /**
+     * Takes up a worker the previous image started, with what it {@link Process#kept}: as
+     * {@link #spawn}, without starting anything.
+     */
+    Process adopt(int pid, int generation, int slot, Kept kept, Runnable onExit, NotifySocket.Receiver onNotify);
+
+    /**
+     * Stops reading the workers' output and notify sockets, so that what is unread stays in their
+     * fds for the next image; false when the threads did not stop in time (then call {@link #resume}).
+     */
+    boolean pause();
+
+    void resume();
+
+    /** Notify sockets named so far (see {@link NotifySocket#named}). */
+    long notifySockets();
+
+    /** The previous image named {@code n} notify sockets. */
+    void notifySocketsBefore(long n);
+
+    /**
      * Looks at every worker's process tree again: reaps the orphans of it that ended, finds new
      * descendants. The supervisor calls it periodically and before it decides a worker has gone.
      */
@@ -69,6 +95,9 @@ public interface Spawner {
 
         /** Reaps the exited worker process and returns its wait status (see {@link ExitStatus}); its NOTIFY_SOCKET closes. */
         int reap();
+
+        /** Its fds for the next image; only while {@link #pause}d. */
+        Kept kept();
 
         /** True while any process of the worker's tree is left: the worker itself or a descendant, as last seen. */
         boolean alive();

@@ -1,5 +1,6 @@
 package dev.supervisor.daemon;
 
+import java.io.IOException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -16,6 +17,7 @@ import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BiFunction;
 import java.util.function.Consumer;
+import java.util.function.Function;
 import java.util.function.LongSupplier;
 import java.util.function.Supplier;
 
@@ -23,6 +25,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
+import dev.supervisor.daemon.upgrade.State;
+import dev.supervisor.daemon.upgrade.Version;
 import dev.supervisor.protocol.Libc;
 import dev.supervisor.protocol.ListenFds;
 import dev.supervisor.protocol.Message;
@@ -63,6 +67,24 @@ public final class Supervisor implements Control {
     private LongSupplier clock = System::nanoTime;
     private Consumer<SupervisorEvent> observer = e -> {};
     private long startedNanos = System.nanoTime();
+    private long startedEpochMillis = System.currentTimeMillis();
+    /** When this image (this execve of the supervisor) started; = the start until an upgrade. */
+    private long imageStartedNanos = System.nanoTime();
+    private final long imageStartedEpochMillis = System.currentTimeMillis();
+    /** The pre-flight and exec of an upgrade; null = this supervisor cannot upgrade itself. */
+    private ImageSwap swap;
+    /** A config file's bytes (null = flags only) as a Config: what a handed-over generation runs with. */
+    private Function<byte[], Config> configOf;
+    private boolean upgrading;
+    /** Told why the upgrade under way failed (a success is answered by the new image). */
+    private List<Consumer<String>> upgradeWaiters = new ArrayList<>();
+    /** Upgrades asked for during a reload: one upgrade after it; null = none. */
+    private List<Consumer<String>> pendingUpgrade;
+    private int upgrades;
+    /** The last upgrade: from the hand-over to this image's first event; -1 = none. */
+    private long lastUpgradePauseNanos = -1;
+    /** A reload merged by a signal (not the control socket, whose requests the next image answers itself). */
+    private boolean pendingSignalReload;
     /** How often the listeners are checked for one a worker shut down. */
     private static final Duration LISTENER_CHECK = Duration.ofSeconds(1);
     private long timerSeq;
@@ -106,6 +128,15 @@ public final class Supervisor implements Control {
         this.manager = serviceManager;
     }
 
+    /**
+     * How this supervisor upgrades itself, and how it makes a Config of a config file's bytes (for
+     * generations handed over); call before {@link #run}.
+     */
+    public void upgradeWith(ImageSwap swap, Function<byte[], Config> configOf) {
+        this.swap = swap;
+        this.configOf = configOf;
+    }
+
     /** Who hears of each worker told to drain, besides the worker itself; call before {@link #run}. */
     public void onDrain(Consumer<Integer> drainedPid) {
         this.drainWatch = drainedPid;
@@ -141,6 +172,11 @@ public final class Supervisor implements Control {
     /** A reload asked for by {@code trigger} ("control", "SIGHUP"), as the reload history names it. */
     public void reload(String trigger, Consumer<ReloadResult> done) {
         post(() -> requestReload(trigger, done));
+    }
+
+    @Override
+    public void upgrade(Consumer<String> failed) {
+        post(() -> requestUpgrade(failed));
     }
 
     /** Graceful stop; a second call during a graceful stop kills every worker at once. */
@@ -219,12 +255,18 @@ public final class Supervisor implements Control {
     public List<Listener> bind(Config first) {
         this.config = first;
         this.startedNanos = clock.getAsLong();
+        this.imageStartedNanos = startedNanos;
         return listeners.acquire(first.listeners);
     }
 
-    /** Runs generation 1 (with the listeners from {@link #bind}) and the loop until stopped; returns the exit code. */
+    /**
+     * Runs generation 1 (with the listeners from {@link #bind}; null after {@link #takeOver}) and
+     * the loop until stopped; returns the exit code.
+     */
     public int run(List<Listener> bound) {
-        post(() -> startFirst(bound));
+        if (bound != null) {
+            post(() -> startFirst(bound));
+        }
         after(AcceptQueueWatch.TICK, this::watchAcceptQueues);
         try {
             while (!finished) {
@@ -240,6 +282,14 @@ public final class Supervisor implements Control {
             listeners.closeAll();
         }
         return exitCode;
+    }
+
+    /**
+     * Queues what the previous image handed over as the first event, before any request the
+     * control socket or a signal brings; then {@link #run} with null.
+     */
+    public void takeOver(State s) {
+        post(() -> restore(s));
     }
 
     /** Tests: queues generation 1, as {@link #run} does, for {@link #step} to start. */
@@ -348,28 +398,33 @@ public final class Supervisor implements Control {
         Generation g = newGeneration(config, bound);
         serving = g;
         log.info("starting " + g + ": " + config.workers + " x " + String.join(" ", config.command));
-        g.readyTimer = after(config.readyTimeout, () -> {
+        firstReadyTimeoutAt(g, clock.getAsLong() + config.readyTimeout.toNanos());
+        spawnAll(g);
+    }
+
+    private void firstReadyTimeoutAt(Generation g, long due) {
+        g.readyTimer = at(due, () -> {
             if (g.state == Generation.State.STARTING) {
                 // No predecessor to fall back on: it keeps its slots and restarts, but say it.
-                log.info(g + " was not ready within " + Durations.format(config.readyTimeout) + " (--ready-timeout); its workers"
+                log.info(g + " was not ready within " + Durations.format(g.config.readyTimeout) + " (--ready-timeout); its workers"
                         + " keep being restarted as they exit: 'supervisor status' shows their restarts");
             }
         });
-        spawnAll(g);
     }
 
     private void requestReload(String trigger, Consumer<ReloadResult> done) {
         if (stopping) {
             done.accept(ReloadResult.failed(lastGeneration, "the supervisor is stopping", List.of()));
-        } else if (starting != null || failing != null) {
+        } else if (starting != null || failing != null || upgrading) {
             Generation running = starting != null ? starting : failing;
             if (pendingReload == null) {
                 pendingReload = new ArrayList<>();
-                log.info("reload requested while " + running + (starting != null ? " starts" : "'s failure is reported")
-                        + ": merged into one more reload after it");
+                log.info("reload requested while " + (running == null ? "the supervisor upgrades"
+                        : running + (starting != null ? " starts" : "'s failure is reported")) + ": merged into one more reload after it");
             }
-            emit(SupervisorEvent.Kind.RELOAD_MERGED, running.number, -1, null);
+            emit(SupervisorEvent.Kind.RELOAD_MERGED, running == null ? 0 : running.number, -1, null);
             pendingReload.add(done);
+            pendingSignalReload |= !"control".equals(trigger);
             history.merged(trigger);
         } else {
             startReload(List.of(done), trigger);
@@ -457,13 +512,17 @@ public final class Supervisor implements Control {
         log.info("started " + w);
         emit(SupervisorEvent.Kind.WORKER_STARTED, g.number, slot, w.pid());
         if (!g.config.ready.isNotify()) {
-            long due = spawned + g.config.ready.delay().toNanos();
-            at(due, () -> {
-                if (w.state == Worker.State.STARTING) {
-                    markReady(w, due); // a late timer is the supervisor's time, not the worker's
-                }
-            });
+            readyAfterDelay(w);
         }
+    }
+
+    private void readyAfterDelay(Worker w) {
+        long due = w.startedNanos + w.generation.config.ready.delay().toNanos();
+        at(due, () -> {
+            if (w.state == Worker.State.STARTING) {
+                markReady(w, due); // a late timer is the supervisor's time, not the worker's
+            }
+        });
     }
 
     private Spawner.Spec spec(Generation g, int slot) {
@@ -567,13 +626,29 @@ public final class Supervisor implements Control {
             w.accept(result);
         }
         if (!stopping && serving != null) {
-            manager.accept(Wire.READY + "\n" + Wire.STATUS_PREFIX + "serving generation " + serving.number);
+            manager.accept(Wire.READY + "\n" + Wire.STATUS_PREFIX + servingStatus());
         }
+        if (pendingUpgrade != null && !stopping) {
+            List<Consumer<String>> next = pendingUpgrade;
+            pendingUpgrade = null;
+            startUpgrade(next);
+        } else {
+            startPendingReload();
+        }
+    }
+
+    private void startPendingReload() {
         if (pendingReload != null && !stopping) {
             List<Consumer<ReloadResult>> next = pendingReload;
             pendingReload = null;
+            pendingSignalReload = false;
             startReload(next, null);
         }
+    }
+
+    /** STATUS= for the service manager: after an upgrade it names the version. */
+    private String servingStatus() {
+        return "serving generation " + (serving == null ? 0 : serving.number) + (upgrades > 0 ? " (supervisor " + Version.current() + ")" : "");
     }
 
     private void drain(Generation g) {
@@ -587,7 +662,12 @@ public final class Supervisor implements Control {
             w.process.signal(g.config.drainSignal);
             drainWatch.accept(w.pid());
         }
-        g.drainTimer = after(g.config.drainTimeout, () -> {
+        drainTimeoutAt(g, clock.getAsLong() + g.config.drainTimeout.toNanos());
+        exitIfDone(g);
+    }
+
+    private void drainTimeoutAt(Generation g, long due) {
+        g.drainTimer = at(due, () -> {
             for (Worker w : g.live) {
                 log.info(w + " still running " + Durations.format(g.config.drainTimeout) + " after the drain signal: killing it");
                 w.killedAtDrainTimeout = true;
@@ -595,7 +675,6 @@ public final class Supervisor implements Control {
                 w.process.kill();
             }
         });
-        exitIfDone(g);
     }
 
     /**
@@ -708,7 +787,12 @@ public final class Supervisor implements Control {
         Duration delay = backoff.next(served);
         log.info("restarting " + g + " worker " + slot + " in " + delay.toMillis() + " ms");
         emit(SupervisorEvent.Kind.RESTART_SCHEDULED, g.number, slot, delay.toMillis());
-        Timer t = after(delay, () -> {
+        restartAt(g, slot, backoff, clock.getAsLong() + delay.toNanos());
+    }
+
+    private void restartAt(Generation g, int slot, Backoff backoff, long due) {
+        g.restartBackoffs[slot] = backoff;
+        Timer t = at(due, () -> {
             g.restartDueNanos[slot] = 0;
             if (g == serving && !stopping && (g.slots[slot] == null || g.slots[slot].state == Worker.State.EXITED)) {
                 g.restarts[slot]++;
@@ -772,6 +856,13 @@ public final class Supervisor implements Control {
         }
         stopping = true;
         log.info("stopping: draining every generation");
+        if (pendingUpgrade != null) {
+            pendingUpgrade.forEach(w -> w.accept("the supervisor is stopping"));
+            pendingUpgrade = null;
+        }
+        // The check still runs; its end changes nothing now, and the loop may be over by then.
+        upgradeWaiters.forEach(w -> w.accept("the supervisor is stopping"));
+        upgradeWaiters.clear();
         emit(SupervisorEvent.Kind.STOPPING, -1, -1, null);
         manager.accept(Wire.STOPPING);
         if (pendingReload != null) {
@@ -851,7 +942,15 @@ public final class Supervisor implements Control {
         long now = clock.getAsLong();
         ObjectNode s = Message.json().createObjectNode();
         s.put("pid", ProcessHandle.current().pid());
+        s.put("version", Version.current());
         s.put("uptime_ms", (now - startedNanos) / 1_000_000);
+        s.put("upgrades", upgrades);
+        s.put("upgrading", upgrading);
+        s.put("image_started", java.time.Instant.ofEpochMilli(imageStartedEpochMillis).toString());
+        s.put("image_uptime_ms", (now - imageStartedNanos) / 1_000_000);
+        if (lastUpgradePauseNanos >= 0) {
+            s.put("last_upgrade_pause_ms", lastUpgradePauseNanos / 1_000_000);
+        }
         s.put("serving", serving == null ? 0 : serving.number);
         s.put("reloading", starting != null || failing != null);
         s.put("stopping", stopping);
@@ -991,5 +1090,276 @@ public final class Supervisor implements Control {
             who.add(starting + " (starting)");
         }
         return who.isEmpty() ? "no generation serves it" : "not accepted by " + String.join(" or ", who);
+    }
+
+    // ---- upgrade: serialized with reloads and stop; the state crosses the exec as a document ----
+
+    private void requestUpgrade(Consumer<String> failed) {
+        if (swap == null) {
+            failed.accept("this supervisor cannot upgrade itself: it was not started by its launcher (bin/supervisor)");
+        } else if (stopping) {
+            failed.accept("the supervisor is stopping");
+        } else if (upgrading) {
+            upgradeWaiters.add(failed);
+        } else if (starting != null || failing != null) {
+            if (pendingUpgrade == null) {
+                pendingUpgrade = new ArrayList<>();
+                log.info("upgrade requested while " + (starting != null ? starting : failing) + " is reloaded: it runs after that reload");
+            }
+            pendingUpgrade.add(failed);
+        } else {
+            startUpgrade(List.of(failed));
+        }
+    }
+
+    private void startUpgrade(List<Consumer<String>> waiters) {
+        upgrading = true;
+        upgradeWaiters.addAll(waiters);
+        log.info("upgrade requested: checking the installation (" + Version.current() + " runs now)");
+        Thread t = new Thread(() -> {
+            String failure;
+            try {
+                failure = swap.check();
+            } catch (RuntimeException e) {
+                failure = e.toString();
+            }
+            String f = failure;
+            post(() -> onChecked(f));
+        }, "upgrade-check");
+        t.setDaemon(true);
+        t.start();
+    }
+
+    /**
+     * The new installation passed its check (or not): stop the threads that feed this one, handle
+     * what they queued, write the state and exec. Anything that fails before the exec leaves this
+     * image as it was.
+     */
+    private void onChecked(String failure) {
+        if (failure != null || stopping) {
+            endUpgrade(failure != null ? failure : "the supervisor is stopping");
+            return;
+        }
+        manager.accept(Wire.RELOADING + "\n" + SystemdNotifier.monotonicUsec() + "\n" + Wire.STATUS_PREFIX + "upgrading from "
+                + Version.current());
+        if (!spawner.pause()) {
+            spawner.resume();
+            endUpgrade("the output and notify threads did not stop in time");
+            return;
+        }
+        State.ControlState control;
+        try {
+            control = swap.freezeControl();
+        } catch (IOException e) {
+            spawner.resume();
+            endUpgrade(e.getMessage());
+            return;
+        }
+        // What the stopped threads queued before they stopped: exits, notify messages, requests.
+        for (Runnable e; (e = events.poll()) != null; ) {
+            e.run();
+        }
+        runDueTimers();
+        if (stopping) {
+            swap.thawControl();
+            spawner.resume();
+            endUpgrade("the supervisor is stopping");
+            return;
+        }
+        State s = handOver();
+        s.control = control;
+        log.info("upgrading: handing " + generations.size() + " generation" + (generations.size() == 1 ? "" : "s") + " over to the new image");
+        try {
+            swap.exec(s);
+        } catch (IOException | RuntimeException e) {
+            swap.thawControl();
+            spawner.resume();
+            endUpgrade("cannot execute the new image: " + e.getMessage());
+        }
+    }
+
+    private void endUpgrade(String failure) {
+        upgrading = false;
+        String error = failure + "; " + Version.current() + " keeps running";
+        log.info("upgrade failed: " + error);
+        List<Consumer<String>> waiters = upgradeWaiters;
+        upgradeWaiters = new ArrayList<>();
+        waiters.forEach(w -> w.accept(error));
+        if (!stopping) {
+            manager.accept(Wire.READY + "\n" + Wire.STATUS_PREFIX + servingStatus());
+        }
+        startPendingReload();
+    }
+
+    /** Everything the next image needs, on this thread, with the feeding threads stopped. */
+    private State handOver() {
+        State s = new State();
+        s.version = Version.current();
+        s.writtenNanos = clock.getAsLong();
+        s.startedNanos = startedNanos;
+        s.startedEpochMillis = startedEpochMillis;
+        s.upgrades = upgrades + 1;
+        s.lastGeneration = lastGeneration;
+        s.serving = serving == null ? 0 : serving.number;
+        s.config = config.text();
+        s.pendingReload = pendingReload != null && pendingSignalReload;
+        s.workerRestarts = workerRestarts;
+        s.history = history.save();
+        s.notifySockets = spawner.notifySockets();
+        List<Listener.Socket> sockets = listeners.sockets();
+        for (Listener.Socket so : sockets) {
+            State.SocketState ss = new State.SocketState();
+            ss.name = so.name;
+            ss.address = so.address.toString();
+            ss.fd = so.fd;
+            ss.bound = so.bound;
+            ss.inherited = so.inherited;
+            ss.shutDown = so.state == Listener.State.SHUT_DOWN;
+            ss.shutDownBy = so.shutDownBy;
+            ss.retired = listeners.retired(so);
+            s.sockets.add(ss);
+        }
+        for (Generation g : generations) {
+            State.GenerationState gs = new State.GenerationState();
+            gs.number = g.number;
+            gs.state = g.state.name();
+            gs.config = g.config.text();
+            for (Listener l : g.listeners) {
+                gs.listenerNames.add(l.name());
+                gs.listenerSockets.add(sockets.indexOf(l.socket));
+            }
+            gs.startedNanos = g.startedNanos;
+            gs.requestedNanos = g.requestedNanos;
+            gs.readyNanos = g.readyNanos;
+            gs.overheadNanos = g.overheadNanos;
+            gs.readyTimeoutNanos = due(g.readyTimer);
+            gs.drainTimeoutNanos = due(g.drainTimer);
+            gs.raised = g.raised;
+            gs.restartDueNanos = g.restartDueNanos.clone();
+            gs.restartBackoffMillis = new long[g.slots.length];
+            for (int slot = 0; slot < g.slots.length; slot++) {
+                gs.restartBackoffMillis[slot] = g.restartBackoffs[slot] == null ? 0 : g.restartBackoffs[slot].lastMillis();
+            }
+            gs.restarts = g.restarts.clone();
+            gs.lastExit = g.lastExit.clone();
+            for (Worker w : g.live) {
+                State.WorkerState ws = new State.WorkerState();
+                ws.slot = w.slot;
+                ws.pid = w.pid();
+                ws.current = g.slots[w.slot] == w;
+                ws.state = w.state.name();
+                ws.startedNanos = w.startedNanos;
+                ws.readyNanos = w.readyNanos;
+                ws.restarts = w.restarts;
+                ws.status = w.status;
+                ws.stopping = w.stopping;
+                ws.killedAtDrainTimeout = w.killedAtDrainTimeout;
+                ws.killedAtStop = w.killedAtStop;
+                ws.backoffMillis = w.backoff.lastMillis();
+                Spawner.Kept kept = w.process.kept();
+                ws.stdoutFd = kept.stdoutFd();
+                ws.stderrFd = kept.stderrFd();
+                ws.notifyFd = kept.notifyFd();
+                ws.notifyPath = kept.notifyPath();
+                ws.reaped = kept.reaped();
+                gs.workers.add(ws);
+            }
+            s.generations.add(gs);
+        }
+        return s;
+    }
+
+    private static long due(Timer t) {
+        return t == null || t.cancelled ? 0 : t.dueNanos;
+    }
+
+    /** The new image's first event: the previous image's state becomes this one's. */
+    private void restore(State s) {
+        long now = clock.getAsLong();
+        imageStartedNanos = now;
+        startedNanos = s.startedNanos;
+        startedEpochMillis = s.startedEpochMillis;
+        upgrades = s.upgrades;
+        lastGeneration = s.lastGeneration;
+        workerRestarts = s.workerRestarts;
+        config = configOf.apply(s.config);
+        spawner.notifySocketsBefore(s.notifySockets);
+        List<Listener.Socket> sockets = new ArrayList<>();
+        for (State.SocketState ss : s.sockets) {
+            Listener.Socket so = new Listener.Socket(ss.name, Address.parse(ss.address), ss.fd, ss.bound, ss.inherited);
+            so.state = ss.shutDown ? Listener.State.SHUT_DOWN : Listener.State.LISTENING;
+            so.shutDownBy = ss.shutDownBy;
+            listeners.adopt(so, ss.retired);
+            sockets.add(so);
+        }
+        for (State.GenerationState gs : s.generations) {
+            List<Listener> used = new ArrayList<>();
+            for (int i = 0; i < gs.listenerNames.size(); i++) {
+                used.add(Listeners.use(gs.listenerNames.get(i), sockets.get(gs.listenerSockets.get(i))));
+            }
+            Generation g = new Generation(gs.number, configOf.apply(gs.config), used, gs.startedNanos);
+            g.state = Generation.State.valueOf(gs.state);
+            g.requestedNanos = gs.requestedNanos;
+            g.readyNanos = gs.readyNanos;
+            g.overheadNanos = gs.overheadNanos;
+            g.raised = gs.raised;
+            System.arraycopy(gs.restarts, 0, g.restarts, 0, g.restarts.length);
+            System.arraycopy(gs.lastExit, 0, g.lastExit, 0, g.lastExit.length);
+            generations.add(g);
+            if (g.number == s.serving) {
+                serving = g;
+            }
+            for (State.WorkerState ws : gs.workers) {
+                Worker[] self = new Worker[1];
+                Spawner.Process p = spawner.adopt(ws.pid, g.number, ws.slot,
+                        new Spawner.Kept(ws.stdoutFd, ws.stderrFd, ws.notifyFd, ws.notifyPath, ws.reaped),
+                        () -> post(() -> onExit(self[0])), (text, received, sender) -> post(() -> onNotify(self[0], text, received, sender)));
+                Worker w = new Worker(g, ws.slot, p, ws.startedNanos, Backoff.resumed(ws.backoffMillis));
+                w.state = Worker.State.valueOf(ws.state);
+                w.readyNanos = ws.readyNanos;
+                w.restarts = ws.restarts;
+                w.status = ws.status;
+                w.stopping = ws.stopping;
+                w.killedAtDrainTimeout = ws.killedAtDrainTimeout;
+                w.killedAtStop = ws.killedAtStop;
+                self[0] = w;
+                g.live.add(w);
+                if (ws.current) {
+                    g.slots[ws.slot] = w;
+                }
+                if (w.state == Worker.State.STARTING && !g.config.ready.isNotify()) {
+                    readyAfterDelay(w);
+                }
+            }
+            if (gs.readyTimeoutNanos != 0 && g == serving && g.state == Generation.State.STARTING) {
+                firstReadyTimeoutAt(g, gs.readyTimeoutNanos);
+            }
+            if (gs.drainTimeoutNanos != 0) {
+                drainTimeoutAt(g, gs.drainTimeoutNanos);
+            }
+            for (int slot = 0; slot < g.slots.length; slot++) {
+                if (gs.restartDueNanos[slot] != 0) {
+                    restartAt(g, slot, Backoff.resumed(gs.restartBackoffMillis[slot]), gs.restartDueNanos[slot]);
+                }
+            }
+        }
+        history.restore(s.history, n -> generations.stream().filter(g -> g.number == n).findFirst().orElse(null));
+        after(TREE_PERIOD, this::watchTrees);
+        after(LISTENER_CHECK, this::watchListeners);
+        lastUpgradePauseNanos = Math.max(0, now - s.writtenNanos);
+        log.info("upgraded from " + s.version + " to " + Version.current() + " (upgrade " + upgrades + ", " + lastUpgradePauseNanos / 1_000_000
+                + " ms from the hand-over): " + generations.size() + " generation" + (generations.size() == 1 ? "" : "s") + ", serving "
+                + (serving == null ? "none" : serving));
+        manager.accept(Wire.READY + "\n" + Wire.STATUS_PREFIX + servingStatus());
+        if (s.pendingReload) {
+            pendingReload = new ArrayList<>(List.of(r -> log.info("the reload asked for during the upgrade: "
+                    + (r.ok ? "generation " + r.generation + " serves" : "failed: " + r.error))));
+            startPendingReload();
+        }
+    }
+
+    /** What the new image answers an {@code upgrade} request it finds in flight. */
+    public static ObjectNode upgradedAnswer(String from, int upgrades) {
+        return Message.answer(true).put("from", from).put("to", Version.current()).put("upgrades", upgrades);
     }
 }

@@ -40,6 +40,11 @@ final class FakeControl implements Control {
     }
 
     @Override
+    public void upgrade(Consumer<String> failed) {
+        failed.accept("no upgrades here");
+    }
+
+    @Override
     public void stop() {
         stops.incrementAndGet();
         stopped.countDown();

@@ -24,7 +24,7 @@ final class FakeSpawner implements Spawner {
     volatile String failSpawn;
 
     final class Fake implements Process {
-        final int pid = nextPid.getAndIncrement();
+        final int pid;
         final Spec spec;
         final Runnable onExit;
         final NotifySocket.Receiver onNotify;
@@ -36,6 +36,11 @@ final class FakeSpawner implements Spawner {
         volatile boolean raised;
 
         Fake(Spec spec, Runnable onExit, NotifySocket.Receiver onNotify) {
+            this(nextPid.getAndIncrement(), spec, onExit, onNotify);
+        }
+
+        Fake(int pid, Spec spec, Runnable onExit, NotifySocket.Receiver onNotify) {
+            this.pid = pid;
             this.spec = spec;
             this.onExit = onExit;
             this.onNotify = onNotify;
@@ -91,6 +96,11 @@ final class FakeSpawner implements Spawner {
         }
 
         @Override
+        public Kept kept() {
+            return new Kept(-1, -1, -1, null, reaped);
+        }
+
+        @Override
         public void stderrTail(Consumer<List<String>> then) {
             Runnable give = () -> then.accept(List.of("last words of " + pid));
             if (holdTails) {
@@ -110,6 +120,43 @@ final class FakeSpawner implements Spawner {
         started.add(f);
         byPid.put(f.pid, f);
         return f;
+    }
+
+    /** Workers taken up from a previous image: the same pids, as fakes of this spawner. */
+    @Override
+    public Process adopt(int pid, int generation, int slot, Kept kept, Runnable onExit, NotifySocket.Receiver onNotify) {
+        Spec spec = new Spec(List.of(), null, List.of(), -1, generation, slot, Priority.NORMAL);
+        Fake f = new Fake(pid, spec, onExit, onNotify);
+        f.reaped = kept.reaped();
+        started.add(f);
+        byPid.put(pid, f);
+        return f;
+    }
+
+    /** Set: the output and notify threads do not stop (an upgrade fails). */
+    volatile boolean stuck;
+    volatile boolean paused;
+    volatile long notifySockets;
+
+    @Override
+    public boolean pause() {
+        paused = !stuck;
+        return !stuck;
+    }
+
+    @Override
+    public void resume() {
+        paused = false;
+    }
+
+    @Override
+    public long notifySockets() {
+        return notifySockets;
+    }
+
+    @Override
+    public void notifySocketsBefore(long n) {
+        notifySockets = n;
     }
 
     @Override
