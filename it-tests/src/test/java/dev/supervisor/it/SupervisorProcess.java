@@ -26,10 +26,10 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 
 /**
- * The built distribution's {@code bin/supervisor run ...} as a real process. Its stdout and stderr
- * are read line by line into {@link Output} (and echoed for whoever reads the test log); tests wait
- * for lines with a deadline. {@link #close} kills the supervisor and every worker it started,
- * whatever state the test left them in.
+ * The built distribution's {@code bin/supervisor run ...} (or a copy's, {@link Builder#bin}) as a
+ * real process. Its stdout and stderr are read line by line into {@link Output} (and echoed for
+ * whoever reads the test log); tests wait for lines with a deadline. {@link #close} kills the
+ * supervisor and every worker it started, whatever state the test left them in.
  *
  * <pre>{@code
  * try (SupervisorProcess s = SupervisorProcess.run(tmp).listen("web", "127.0.0.1:0")
@@ -68,6 +68,7 @@ public final class SupervisorProcess implements AutoCloseable {
         private final Map<String, String> env = new LinkedHashMap<>();
         private List<String> raw;
         private final List<String> launcher = new ArrayList<>();
+        private Path bin;
         private boolean rawStdout;
         /** -Dit.supervisor.java.home runs every supervisor of the suite on that JDK; a test may still pick its own. */
         private Path javaHome = Optional.ofNullable(System.getProperty("it.supervisor.java.home")).filter(s -> !s.isEmpty())
@@ -116,6 +117,16 @@ public final class SupervisorProcess implements AutoCloseable {
             return this;
         }
 
+        /**
+         * Runs this {@code bin/supervisor} (a copy of the distribution, which the test may change as
+         * a package upgrade would) instead of the built one. {@link SupervisorProcess#cli} stays on
+         * the built distribution: a client works whatever the test did to the copy.
+         */
+        public Builder bin(Path launcherScript) {
+            this.bin = launcherScript;
+            return this;
+        }
+
         /** A program that runs {@code bin/supervisor ARGS} in its own process (exec), as a shell that ignores HUP would. */
         Builder launcher(String... argv) {
             launcher.addAll(List.of(argv));
@@ -147,16 +158,16 @@ public final class SupervisorProcess implements AutoCloseable {
                 args.add("--");
                 args.addAll(command);
             }
-            return new SupervisorProcess(launcher, args, env, javaHome, control, rawStdout);
+            return new SupervisorProcess(launcher, bin == null ? Fixtures.supervisorBin() : bin, args, env, javaHome, control, rawStdout);
         }
     }
 
-    private SupervisorProcess(List<String> launcher, List<String> args, Map<String, String> env, Path javaHome, Path control,
+    private SupervisorProcess(List<String> launcher, Path bin, List<String> args, Map<String, String> env, Path javaHome, Path control,
             boolean rawStdout) {
         this.control = control;
         this.javaHome = javaHome;
         List<String> cmd = new ArrayList<>(launcher);
-        cmd.add(Fixtures.supervisorBin().toString());
+        cmd.add(bin.toString());
         cmd.addAll(args);
         ProcessBuilder pb = new ProcessBuilder(cmd);
         cleanEnvironment(pb.environment(), javaHome);
@@ -340,6 +351,11 @@ public final class SupervisorProcess implements AutoCloseable {
 
     /** Runs {@code bin/supervisor ARGS} (on this supervisor's JDK) to completion, within 30 s. */
     public Cli cli(String... args) {
+        return cli(Duration.ofSeconds(30), args);
+    }
+
+    /** {@link #cli(String...)} with another deadline, for a command that waits on JVM starts (an {@code upgrade}). */
+    public Cli cli(Duration timeout, String... args) {
         List<String> cmd = new ArrayList<>();
         cmd.add(Fixtures.supervisorBin().toString());
         cmd.addAll(List.of(args));
@@ -350,9 +366,9 @@ public final class SupervisorProcess implements AutoCloseable {
             Path err = java.nio.file.Files.createTempFile("supervisor-cli", ".err");
             try {
                 Process p = pb.redirectOutput(out.toFile()).redirectError(err.toFile()).start();
-                if (!p.waitFor(30, TimeUnit.SECONDS)) {
+                if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
                     p.destroyForcibly();
-                    throw new AssertionError(String.join(" ", cmd) + " did not finish within 30 s");
+                    throw new AssertionError(String.join(" ", cmd) + " did not finish within " + timeout.toMillis() + " ms");
                 }
                 return new Cli(p.exitValue(), java.nio.file.Files.readString(out), java.nio.file.Files.readString(err));
             } finally {

@@ -30,18 +30,21 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 
 /**
  * The .deb's units under a real systemd (252, bookworm) booted in a container: the package
  * installed with dpkg, {@code supervisor@web} configured with the shipped example (two demo
  * workers on the socket unit's port 80), then reloaded under load, stopped, killed, and
- * upgraded by a newer .deb. The load runs inside the container's network namespace.
+ * upgraded in place by a newer .deb (its postinst runs {@code supervisor upgrade} for every running
+ * instance). The load runs inside the container's network namespace.
  */
 @Timeout(value = 10, unit = TimeUnit.MINUTES) // reloads of JVM workers on a loaded machine
 class SystemdUnitIT {
     private static final String UNIT = "supervisor@web.service";
     private static final String SOCKET = "supervisor@web.socket";
+    private static final String CONTROL = "/run/supervisor/web/control.sock";
     private static final String WORKER = "dev.supervisor.demo.DemoWorker";
     /** Starting the unit waits for READY=1: JVMs on a shared machine. */
     private static final Duration START = Duration.ofSeconds(150);
@@ -154,12 +157,24 @@ class SystemdUnitIT {
         }
     }
 
+    /**
+     * A newer .deb installed over a running instance: the postinst has the supervisor re-execute
+     * itself from the new installation. Same MainPID, the same workers (no generation started: only
+     * generation 1 answered the load), the new version in status and STATUS=, and no request failed.
+     * Then the new image owns the workers it adopted: a reload replaces and drains them.
+     */
     @Test
-    void newerPackageOverARunningInstanceFailsNoRequestAndKeepsItsProcesses() throws Exception {
+    void newerPackageUpgradesTheRunningInstanceInPlace() throws Exception {
         installAndStart();
         String mainPid = show(UNIT).get("MainPID");
         Set<String> workers = workers();
+        assertEquals(2, workers.size(), "the example config runs two workers: " + workers);
+        JsonNode before = status();
+        String oldVersion = before.path("version").asText();
+        assertEquals(0, before.path("upgrades").asInt(), before.toString());
+        assertNotEquals(bumped.supervisorVersion(), oldVersion, before.toString());
         ContainerLoad load = ContainerLoad.start(c, "/it/load_client.py", 80, 2, 100_000, Duration.ofMinutes(5));
+        // the postinst upgrades every running supervisor@ instance in place
         long t0 = System.nanoTime();
         String dpkg = c.check(START, "dpkg", "-i", bumped.deb().toString());
         long dpkgMs = (System.nanoTime() - t0) / 1_000_000;
@@ -167,12 +182,30 @@ class SystemdUnitIT {
         System.out.println("[systemd] " + bumped.debianVersion() + " installed over a running " + UNIT + " under load (dpkg -i took "
                 + dpkgMs + " ms): " + r);
         assertEquals(0, r.failed(), "failed requests " + r.failures() + " " + r.samples() + "\n" + dpkg);
+        assertEquals(Set.of("1"), r.generations().keySet(), "only generation 1 answered: no worker was replaced " + r.generations());
+        assertTrue(dpkg.contains("upgraded from " + oldVersion + " to " + bumped.supervisorVersion() + " (upgrade 1)"),
+                "the postinst ran 'supervisor upgrade' for " + UNIT + ":\n" + dpkg);
         Map<String, String> after = show(UNIT);
         assertEquals(mainPid, after.get("MainPID"), "MainPID across the package upgrade");
         assertEquals("running", after.get("SubState"), after.toString());
+        assertGeneration(1, after.get("StatusText"));
+        assertTrue(after.get("StatusText").contains(bumped.supervisorVersion()), "StatusText names the new version: " + after);
+        JsonNode st = status();
+        assertEquals(bumped.supervisorVersion(), st.path("version").asText(), "status shows the new version: " + st);
+        assertEquals(1, st.path("upgrades").asInt(), st.toString());
+        assertEquals(Long.parseLong(mainPid), st.path("pid").asLong(), st.toString());
         assertEquals(workers, workers(), "the workers are untouched");
         assertEquals(bumped.debianVersion(), c.check(CMD, "dpkg-query", "-W", "-f=${Version}", "socket-supervisor").strip());
         assertTrue(c.check(CMD, "supervisor", "--version").contains(bumped.supervisorVersion()), "the installed CLI is the new build");
+
+        // the new image owns the adopted workers: a reload replaces and drains them
+        c.check(START, "systemctl", "reload", UNIT);
+        Map<String, String> reloaded = show(UNIT);
+        assertGeneration(2, reloaded.get("StatusText"));
+        assertEquals(mainPid, reloaded.get("MainPID"));
+        Set<String> next = awaitWorkers(w -> w.size() == 2 && w.stream().noneMatch(workers::contains));
+        assertEquals(2, next.size(), next.toString());
+        assertEquals(1, status().path("upgrades").asInt(), "a reload is no upgrade");
     }
 
     // --- helpers -------------------------------------------------------------------------------
@@ -213,6 +246,26 @@ class SystemdUnitIT {
             Thread.sleep(200); // a poll: systemd has no "wait until restarted" to call from outside its bus
         }
         return s;
+    }
+
+    /** {@code supervisor status --json} of the instance, as root in the container. */
+    private JsonNode status() throws IOException, InterruptedException {
+        return new ObjectMapper().readTree(c.check(CMD, "supervisor", "status", "--json", "--control", CONTROL));
+    }
+
+    /** Polls {@link #workers} until {@code until} holds, with a deadline. */
+    private Set<String> awaitWorkers(Predicate<Set<String>> until) throws IOException, InterruptedException {
+        long end = System.nanoTime() + START.toNanos();
+        Set<String> w;
+        while (!until.test(w = workers())) {
+            if (System.nanoTime() - end > 0) {
+                fail("workers did not get there in " + START + ": " + w);
+            }
+            // A poll: the old generation drains on its own time, and pgrep in the container has no way to
+            // wait for a process set to change (the supervisor's log would, but it is in the container's journal).
+            Thread.sleep(200);
+        }
+        return w;
     }
 
     /** The pids of the demo workers running in the container. */
