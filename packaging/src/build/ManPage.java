@@ -106,12 +106,22 @@ public final class ManPage {
 
         m.append(".SH SIGNALS\n"
                 + "To \\fBsupervisor run\\fR: \\fBHUP\\fR reloads; \\fBTERM\\fR and \\fBINT\\fR stop gracefully (every generation drains,\n"
-                + "then exit 0); a second \\fBTERM\\fR or \\fBINT\\fR during a graceful stop kills the workers at once.\n"
+                + "then exit 0); a second \\fBTERM\\fR or \\fBINT\\fR during a graceful stop kills the workers at once;\n"
+                + "\\fBUSR2\\fR upgrades in place, as \\fBsupervisor upgrade\\fR (same pid, sockets and workers; see \\fBUPGRADE\\fR).\n"
                 + "\\fBQUIT\\fR stays the JVM's thread dump.\n");
+        m.append(".SH UPGRADE\n"
+                + "\\fBsupervisor upgrade\\fR (or \\fBUSR2\\fR) makes the running supervisor execute the launcher it was started by"
+                + " again, in the same process: the pid, the listening sockets, the control socket and the running workers stay; its"
+                + " state crosses the exec in a memory file. First the new installation is run in a check mode (it must start, load"
+                + " what the daemon loads and read the state's format); if that fails, nothing changes and \\fBupgrade\\fR exits 1"
+                + " with the reason. Under systemd: \\fBsystemctl kill \\-s USR2 supervisor@\\fIINSTANCE\\fR, or"
+                + " \\fBsupervisor upgrade \\-\\-control /run/supervisor/\\fIINSTANCE\\fB/control.sock\\fR; installing a newer package"
+                + " upgrades every running instance this way.\n");
         m.append(".SH EXIT STATUS\n"
                 + ".TP\n.B 0\nsuccess; for \\fBrun\\fR, after a graceful stop\n"
-                + ".TP\n.B 1\n\\fBreload\\fR: the new generation failed and the old one still serves (the reason is on stderr)\n"
-                + ".TP\n.B 2\n\\fBreload\\fR, \\fBstatus\\fR, \\fBstop\\fR: no supervisor answers at the control socket\n"
+                + ".TP\n.B 1\n\\fBreload\\fR: the new generation failed and the old one still serves; \\fBupgrade\\fR: the upgrade"
+                + " failed and the old image still runs (the reason is on stderr)\n"
+                + ".TP\n.B 2\n\\fBreload\\fR, \\fBupgrade\\fR, \\fBstatus\\fR, \\fBstop\\fR: no supervisor answers at the control socket\n"
                 + ".TP\n.B 64\nbad usage or configuration\n"
                 + ".TP\n.B 69\na listener could not be bound (port in use, permission)\n"
                 + ".TP\n.B 70\ninternal error; also no Java 17 or newer runtime found by the launcher\n");
@@ -134,7 +144,7 @@ public final class ManPage {
                 + ".TP\n.I /usr/share/doc/socket\\-supervisor/DESIGN.md\nthe contract: flags, environment, exit codes, reload steps, control socket\n");
         m.append(".SH EXAMPLE\n.nf\n"
                 + "supervisor run \\-l web=:8080 \\-n 4 \\-\\-ready notify \\-\\- gunicorn app:app\n"
-                + "supervisor reload\nsupervisor status \\-\\-json\nsupervisor stop\n.fi\n");
+                + "supervisor reload\nsupervisor upgrade\nsupervisor status \\-\\-json\nsupervisor stop\n.fi\n");
         m.append(".SH SEE ALSO\n\\fBsystemd.socket\\fR(5), \\fBsystemd.service\\fR(5), \\fBsd_listen_fds\\fR(3), \\fBsd_notify\\fR(3)\n");
 
         Files.createDirectories(out.getParent());

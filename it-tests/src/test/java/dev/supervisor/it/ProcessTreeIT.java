@@ -107,9 +107,10 @@ class ProcessTreeIT {
     }
 
     /**
-     * A JFR recording samples the supervisor's threads, which HotSpot suspends with SIGUSR2: the
-     * supervisor lives through it, reloads and stops cleanly (it once set USR2 to its default
-     * action, and died at the first sample).
+     * A JFR recording samples the supervisor's threads, which HotSpot suspends with a signal (USR2,
+     * unless the launcher moves it, as ours does to free USR2 for upgrades): the supervisor lives
+     * through it, reloads and stops cleanly (it once set USR2 to its default action, and died at
+     * the first sample).
      */
     @Test
     void aProfilerSamplingTheSupervisorDoesNotKillIt() {

@@ -31,7 +31,11 @@ public final class StatusCommand implements Callable<Integer> {
             return Wire.EXIT_OK;
         }
         StringBuilder out = new StringBuilder();
-        out.append("supervisor pid ").append(s.path("pid").asLong()).append(", up ").append(age(s.path("uptime_ms")))
+        int upgrades = s.path("upgrades").asInt();
+        out.append("supervisor ").append(s.path("version").asText("?")).append(" pid ").append(s.path("pid").asLong()).append(", up ")
+                .append(age(s.path("uptime_ms")))
+                .append(upgrades > 0 ? " (" + upgrades + " upgrade" + (upgrades == 1 ? "" : "s") + ", this image " + age(s.path("image_uptime_ms")) + ")" : "")
+                .append(s.path("upgrading").asBoolean() ? ", upgrading" : "")
                 .append(", serving generation ").append(s.path("serving").asInt())
                 .append(s.path("reloading").asBoolean() ? ", reloading" : "")
                 .append(s.path("stopping").asBoolean() ? ", stopping" : "").append('\n');
