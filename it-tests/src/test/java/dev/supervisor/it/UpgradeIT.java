@@ -264,6 +264,38 @@ class UpgradeIT {
     }
 
     /**
+     * The supervisor on JDK 25 (the launcher moves HotSpot's suspend signal there too, and the
+     * control socket's channels are made with that JDK's internals): one upgrade by
+     * {@code supervisor upgrade}, one by SIGUSR2, the same pid and workers, each answering.
+     */
+    @Test
+    @Timeout(value = 6, unit = TimeUnit.MINUTES)
+    void upgradesOnJdk25KeepThePidAndTheWorkers() throws Exception {
+        Dist dist = Dist.copy(tmp.resolve("dist"));
+        String base = dist.version();
+        try (SupervisorProcess s = start(dist).javaHome(Fixtures.jdk25()).start()) {
+            int port = s.port("web");
+            s.awaitReady(1);
+            long pid = s.pid();
+            List<Long> workers = sorted(s.workerPids(1));
+            dist.setVersion(base + "+j1");
+            SupervisorProcess.Cli c = upgrade(s);
+            assertEquals(0, c.exit(), "supervisor upgrade on JDK 25: " + c + s.output().dump());
+            assertEquals("upgraded from " + base + " to " + base + "+j1 (upgrade 1)", c.stdout().strip(), c.toString());
+            dist.setVersion(base + "+j2");
+            int before = s.output().size();
+            s.signal("USR2");
+            s.awaitLine(before, "^supervisor: upgraded from " + Pattern.quote(base + "+j1") + " to " + Pattern.quote(base + "+j2")
+                    + " \\(upgrade 2, ", UPGRADE);
+            JsonNode st = s.status();
+            assertEquals(pid, st.path("pid").asLong(), st.toString());
+            assertEquals(base + "+j2", st.path("version").asText(), st.toString());
+            assertEquals(workers, pids(st, 1), "the same workers: " + st);
+            assertEquals(200, Http.get(port, "/").status());
+        }
+    }
+
+    /**
      * The supervisor started with JAVA_HOME a symlink to the real JDK, then the symlink turned to a
      * JDK whose {@code release} says 11.0.2 (as if the installed Java had been replaced by an
      * older one): the launcher the check runs refuses it (exit 70, "needs Java 17 or newer"), so
