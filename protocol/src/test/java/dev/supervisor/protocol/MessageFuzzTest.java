@@ -15,9 +15,9 @@ import com.code_intelligence.jazzer.junit.FuzzTest;
  * Saved inputs: src/test/resources/dev/supervisor/protocol/MessageFuzzTestInputs/parseRequest/.
  */
 class MessageFuzzTest {
-    private static final Set<String> COMMANDS = Set.of(Message.STATUS, Message.RELOAD, Message.STOP, Message.LISTENERS, Message.WATCH);
+    private static final Set<String> COMMANDS = Set.of(Message.STATUS, Message.RELOAD, Message.STOP, Message.LISTENERS, Message.WATCH, Message.UPGRADE);
 
-    @DictionaryEntries({"{\"v\":1,\"cmd\":\"", "\"v\"", "\"cmd\"", "status", "reload", "stop", "listeners", "watch", "{", "}", "[", "]", "\\u0000", "1e999", "-0"})
+    @DictionaryEntries({"{\"v\":1,\"cmd\":\"", "\"v\"", "\"cmd\"", "status", "reload", "stop", "listeners", "watch", "upgrade", "{", "}", "[", "]", "\\u0000", "1e999", "-0"})
     @FuzzTest(maxDuration = "10s")
     void parseRequest(byte[] input) {
         String line = new String(input, StandardCharsets.UTF_8).trim();

@@ -1,15 +1,11 @@
 package dev.supervisor.cli;
 
-import java.time.Duration;
 import java.util.concurrent.Callable;
 
-import dev.supervisor.Main;
-import dev.supervisor.daemon.Durations;
 import dev.supervisor.protocol.Message;
 import dev.supervisor.protocol.Wire;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Option;
 
 @Command(name = "upgrade", mixinStandardHelpOptions = true, description = {
         "Re-execute the supervisor from its installation in place: same pid, sockets and workers (SIGUSR2 does the same).",
@@ -18,18 +14,12 @@ public final class UpgradeCommand implements Callable<Integer> {
     @Mixin
     ClientOptions client;
 
-    @Option(names = "--timeout", paramLabel = "DUR", defaultValue = "5m", description = "give up waiting after this long (default ${DEFAULT-VALUE})")
-    String timeout;
+    @Mixin
+    WaitOptions wait;
 
     @Override
     public Integer call() throws Exception {
-        Duration t;
-        try {
-            t = Durations.parse(timeout);
-        } catch (IllegalArgumentException e) {
-            throw new Main.UsageError("--timeout: " + e.getMessage());
-        }
-        return ControlClient.exchange(client.path(), Message.UPGRADE, t, answer -> {
+        return ControlClient.exchange(client.path(), Message.UPGRADE, wait.timeout(), answer -> {
             System.out.println("upgraded from " + answer.path("from").asText() + " to " + answer.path("to").asText() + " (upgrade "
                     + answer.path("upgrades").asInt() + ")");
             return Wire.EXIT_OK;

@@ -3,6 +3,8 @@ package dev.supervisor.daemon;
 import java.util.ArrayList;
 import java.util.List;
 
+import dev.supervisor.daemon.upgrade.State.GenerationState;
+
 /**
  * One set of workers started together from one config: STARTING → READY → DRAINING → EXITED,
  * or STARTING → FAILED → EXITED when it did not come up. Owned by the supervisor thread.
@@ -52,6 +54,50 @@ final class Generation {
         this.lastExit = new String[config.workers];
         this.startedNanos = startedNanos;
         this.requestedNanos = startedNanos;
+    }
+
+    /** What the next image needs of it, but its workers; {@code sockets}: every socket, as the state lists them. */
+    GenerationState save(List<Listener.Socket> sockets) {
+        GenerationState gs = new GenerationState();
+        gs.number = number;
+        gs.state = state.name();
+        gs.config = config.text();
+        for (Listener l : listeners) {
+            gs.listenerNames.add(l.name());
+            gs.listenerSockets.add(sockets.indexOf(l.socket));
+        }
+        gs.startedNanos = startedNanos;
+        gs.requestedNanos = requestedNanos;
+        gs.readyNanos = readyNanos;
+        gs.overheadNanos = overheadNanos;
+        gs.readyTimeoutNanos = due(readyTimer);
+        gs.drainTimeoutNanos = due(drainTimer);
+        gs.raised = raised;
+        gs.restartDueNanos = restartDueNanos.clone();
+        gs.restartBackoffMillis = new long[slots.length];
+        for (int slot = 0; slot < slots.length; slot++) {
+            gs.restartBackoffMillis[slot] = restartBackoffs[slot] == null ? 0 : restartBackoffs[slot].lastMillis();
+        }
+        gs.restarts = restarts.clone();
+        gs.lastExit = lastExit.clone();
+        return gs;
+    }
+
+    private static long due(Timer t) {
+        return t == null || t.cancelled ? 0 : t.dueNanos;
+    }
+
+    /** The generation the previous image saved as {@code gs}, without its workers and timers. */
+    static Generation restored(GenerationState gs, Config config, List<Listener> listeners) {
+        Generation g = new Generation(gs.number, config, listeners, gs.startedNanos);
+        g.state = State.valueOf(gs.state);
+        g.requestedNanos = gs.requestedNanos;
+        g.readyNanos = gs.readyNanos;
+        g.overheadNanos = gs.overheadNanos;
+        g.raised = gs.raised;
+        System.arraycopy(gs.restarts, 0, g.restarts, 0, g.restarts.length);
+        System.arraycopy(gs.lastExit, 0, g.lastExit, 0, g.lastExit.length);
+        return g;
     }
 
     boolean allReady() {

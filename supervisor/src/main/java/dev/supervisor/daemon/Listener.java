@@ -7,6 +7,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
 
 import dev.supervisor.protocol.Libc;
 
+import dev.supervisor.daemon.upgrade.State.SocketState;
+
 /**
  * A bound socket under the name one config gives it. The socket is the listener's identity: a
  * reload that renames it, swaps two names or spells its address differently gets the same
@@ -38,6 +40,28 @@ public final class Listener {
             this.fd = fd;
             this.bound = bound;
             this.inherited = inherited;
+        }
+
+        /** What the next image needs of it; {@code retired}: shut down and replaced, kept for the generations holding it. */
+        SocketState save(boolean retired) {
+            SocketState ss = new SocketState();
+            ss.name = name;
+            ss.address = address.toString();
+            ss.fd = fd;
+            ss.bound = bound;
+            ss.inherited = inherited;
+            ss.shutDown = state == State.SHUT_DOWN;
+            ss.shutDownBy = shutDownBy;
+            ss.retired = retired;
+            return ss;
+        }
+
+        /** The socket the previous image saved as {@code ss}; this one owns its fd from now on. */
+        static Socket restored(SocketState ss) {
+            Socket so = new Socket(ss.name, Address.parse(ss.address), ss.fd, ss.bound, ss.inherited);
+            so.state = ss.shutDown ? State.SHUT_DOWN : State.LISTENING;
+            so.shutDownBy = ss.shutDownBy;
+            return so;
         }
 
         void close() {

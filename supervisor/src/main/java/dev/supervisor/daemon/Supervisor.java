@@ -1208,69 +1208,16 @@ public final class Supervisor implements Control {
         s.notifySockets = spawner.notifySockets();
         List<Listener.Socket> sockets = listeners.sockets();
         for (Listener.Socket so : sockets) {
-            State.SocketState ss = new State.SocketState();
-            ss.name = so.name;
-            ss.address = so.address.toString();
-            ss.fd = so.fd;
-            ss.bound = so.bound;
-            ss.inherited = so.inherited;
-            ss.shutDown = so.state == Listener.State.SHUT_DOWN;
-            ss.shutDownBy = so.shutDownBy;
-            ss.retired = listeners.retired(so);
-            s.sockets.add(ss);
+            s.sockets.add(so.save(listeners.retired(so)));
         }
         for (Generation g : generations) {
-            State.GenerationState gs = new State.GenerationState();
-            gs.number = g.number;
-            gs.state = g.state.name();
-            gs.config = g.config.text();
-            for (Listener l : g.listeners) {
-                gs.listenerNames.add(l.name());
-                gs.listenerSockets.add(sockets.indexOf(l.socket));
-            }
-            gs.startedNanos = g.startedNanos;
-            gs.requestedNanos = g.requestedNanos;
-            gs.readyNanos = g.readyNanos;
-            gs.overheadNanos = g.overheadNanos;
-            gs.readyTimeoutNanos = due(g.readyTimer);
-            gs.drainTimeoutNanos = due(g.drainTimer);
-            gs.raised = g.raised;
-            gs.restartDueNanos = g.restartDueNanos.clone();
-            gs.restartBackoffMillis = new long[g.slots.length];
-            for (int slot = 0; slot < g.slots.length; slot++) {
-                gs.restartBackoffMillis[slot] = g.restartBackoffs[slot] == null ? 0 : g.restartBackoffs[slot].lastMillis();
-            }
-            gs.restarts = g.restarts.clone();
-            gs.lastExit = g.lastExit.clone();
+            State.GenerationState gs = g.save(sockets);
             for (Worker w : g.live) {
-                State.WorkerState ws = new State.WorkerState();
-                ws.slot = w.slot;
-                ws.pid = w.pid();
-                ws.current = g.slots[w.slot] == w;
-                ws.state = w.state.name();
-                ws.startedNanos = w.startedNanos;
-                ws.readyNanos = w.readyNanos;
-                ws.restarts = w.restarts;
-                ws.status = w.status;
-                ws.stopping = w.stopping;
-                ws.killedAtDrainTimeout = w.killedAtDrainTimeout;
-                ws.killedAtStop = w.killedAtStop;
-                ws.backoffMillis = w.backoff.lastMillis();
-                Spawner.Kept kept = w.process.kept();
-                ws.stdoutFd = kept.stdoutFd();
-                ws.stderrFd = kept.stderrFd();
-                ws.notifyFd = kept.notifyFd();
-                ws.notifyPath = kept.notifyPath();
-                ws.reaped = kept.reaped();
-                gs.workers.add(ws);
+                gs.workers.add(w.save(g.slots[w.slot] == w));
             }
             s.generations.add(gs);
         }
         return s;
-    }
-
-    private static long due(Timer t) {
-        return t == null || t.cancelled ? 0 : t.dueNanos;
     }
 
     /** The new image's first event: the previous image's state becomes this one's. */
@@ -1286,9 +1233,7 @@ public final class Supervisor implements Control {
         spawner.notifySocketsBefore(s.notifySockets);
         List<Listener.Socket> sockets = new ArrayList<>();
         for (State.SocketState ss : s.sockets) {
-            Listener.Socket so = new Listener.Socket(ss.name, Address.parse(ss.address), ss.fd, ss.bound, ss.inherited);
-            so.state = ss.shutDown ? Listener.State.SHUT_DOWN : Listener.State.LISTENING;
-            so.shutDownBy = ss.shutDownBy;
+            Listener.Socket so = Listener.Socket.restored(ss);
             listeners.adopt(so, ss.retired);
             sockets.add(so);
         }
@@ -1297,14 +1242,7 @@ public final class Supervisor implements Control {
             for (int i = 0; i < gs.listenerNames.size(); i++) {
                 used.add(Listeners.use(gs.listenerNames.get(i), sockets.get(gs.listenerSockets.get(i))));
             }
-            Generation g = new Generation(gs.number, configOf.apply(gs.config), used, gs.startedNanos);
-            g.state = Generation.State.valueOf(gs.state);
-            g.requestedNanos = gs.requestedNanos;
-            g.readyNanos = gs.readyNanos;
-            g.overheadNanos = gs.overheadNanos;
-            g.raised = gs.raised;
-            System.arraycopy(gs.restarts, 0, g.restarts, 0, g.restarts.length);
-            System.arraycopy(gs.lastExit, 0, g.lastExit, 0, g.lastExit.length);
+            Generation g = Generation.restored(gs, configOf.apply(gs.config), used);
             generations.add(g);
             if (g.number == s.serving) {
                 serving = g;
@@ -1314,14 +1252,7 @@ public final class Supervisor implements Control {
                 Spawner.Process p = spawner.adopt(ws.pid, g.number, ws.slot,
                         new Spawner.Kept(ws.stdoutFd, ws.stderrFd, ws.notifyFd, ws.notifyPath, ws.reaped),
                         () -> post(() -> onExit(self[0])), (text, received, sender) -> post(() -> onNotify(self[0], text, received, sender)));
-                Worker w = new Worker(g, ws.slot, p, ws.startedNanos, Backoff.resumed(ws.backoffMillis));
-                w.state = Worker.State.valueOf(ws.state);
-                w.readyNanos = ws.readyNanos;
-                w.restarts = ws.restarts;
-                w.status = ws.status;
-                w.stopping = ws.stopping;
-                w.killedAtDrainTimeout = ws.killedAtDrainTimeout;
-                w.killedAtStop = ws.killedAtStop;
+                Worker w = Worker.restored(g, p, ws);
                 self[0] = w;
                 g.live.add(w);
                 if (ws.current) {
