@@ -5,7 +5,6 @@ import dev.supervisor.cli.ReloadCommand;
 import dev.supervisor.cli.RunCommand;
 import dev.supervisor.cli.StatusCommand;
 import dev.supervisor.cli.StopCommand;
-import dev.supervisor.cli.UpgradeCheckCommand;
 import dev.supervisor.cli.UpgradeCommand;
 import dev.supervisor.protocol.Wire;
 import picocli.CommandLine;
@@ -14,8 +13,7 @@ import picocli.CommandLine.Command;
 /** The command line: subcommands, and every exit code decided in one place. */
 @Command(name = "supervisor", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Binds listening sockets once and runs workers on them; reloads them with no connection lost.",
-        subcommands = {RunCommand.class, ReloadCommand.class, UpgradeCommand.class, StatusCommand.class, StopCommand.class, DemoCommand.class,
-                UpgradeCheckCommand.class},
+        subcommands = {RunCommand.class, ReloadCommand.class, UpgradeCommand.class, StatusCommand.class, StopCommand.class, DemoCommand.class},
         footer = {"", "'supervisor COMMAND --help' lists the options of COMMAND; the manual page (man supervisor, or man 1socket "
                 + "supervisor) also has the config file's keys, the signals and the exit codes."},
         exitCodeOnInvalidInput = Wire.EXIT_USAGE, exitCodeOnExecutionException = Wire.EXIT_SOFTWARE)

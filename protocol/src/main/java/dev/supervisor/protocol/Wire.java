@@ -18,6 +18,8 @@ public final class Wire {
     public static final String SUPERVISOR_SOCKET = "SUPERVISOR_SOCKET";
     /** Set by the supervisor for its own next image only (an upgrade): the fd of the state it hands over. */
     public static final String SUPERVISOR_UPGRADE_STATE = "SUPERVISOR_UPGRADE_STATE";
+    /** Set by the supervisor for an upgrade's pre-flight: check that this installation takes over the state on stdin, and exit. */
+    public static final String SUPERVISOR_UPGRADE_CHECK = "SUPERVISOR_UPGRADE_CHECK";
     public static final String SUPERVISOR_GENERATION = "SUPERVISOR_GENERATION";
     public static final String SUPERVISOR_WORKER = "SUPERVISOR_WORKER";
     /** The signal that tells a worker to drain ("TERM", "USR1", ...), when not TERM; for the Java library. */

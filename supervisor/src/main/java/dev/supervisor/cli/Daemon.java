@@ -7,6 +7,7 @@ import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -34,6 +35,8 @@ import dev.supervisor.daemon.Sockets;
 import dev.supervisor.daemon.SystemdNotifier;
 import dev.supervisor.daemon.upgrade.State;
 import dev.supervisor.daemon.upgrade.StateFile;
+import dev.supervisor.daemon.upgrade.Version;
+import dev.supervisor.protocol.Message;
 import dev.supervisor.protocol.Libc;
 import dev.supervisor.protocol.ListenFds;
 import dev.supervisor.protocol.NativeException;
@@ -61,16 +64,55 @@ final class Daemon {
     /** The system property the launcher sets to its own path: what an upgrade executes. */
     static final String LAUNCHER_PROPERTY = "supervisor.launcher";
 
-    /** Loads what taking over a running supervisor needs (an upgrade's pre-flight); throws what it would. */
-    static void checkTakeOver() throws IOException {
-        ControlServer.checkAdoption();
-        for (Class<?> c : List.of(Supervisor.class, PosixSpawner.class, NotifySocket.class, Reexec.class, State.class)) {
-            try {
-                Class.forName(c.getName(), true, c.getClassLoader());
-            } catch (ClassNotFoundException e) {
-                throw new IOException("cannot load " + c.getName(), e);
+    /**
+     * An upgrade's pre-flight (SUPERVISOR_UPGRADE_CHECK): with these very arguments, would this
+     * installation take over the state on stdin? Loads what the take-over loads and checks the
+     * state as it would; prints one answer line and exits 0 when it would, 1 when not.
+     */
+    private int checkTakeOver(Function<byte[], Config> configOf) {
+        String failure = null;
+        try {
+            ControlServer.checkAdoption();
+            State s = StateFile.fromBytes(System.in.readNBytes(StateFile.MAX_BYTES));
+            Supervisor.check(s, configOf);
+            ProcessWrapper.build(ProcessWrapper.resolve(options.user));
+            PosixSpawner.class.getName();
+        } catch (IOException | RuntimeException | LinkageError e) {
+            failure = e.getMessage() == null ? e.toString() : e.getMessage();
+        }
+        System.out.println(failure != null ? Message.error(failure) : Message.answer(true).put("version", Version.current()));
+        return failure != null ? Wire.EXIT_FAILED : Wire.EXIT_OK;
+    }
+
+    /** The fds the previous image handed over are ours, never a worker's: close-on-exec again. */
+    private static void keepFromWorkers(State s) throws NativeException {
+        List<Integer> fds = new ArrayList<>();
+        s.sockets.forEach(l -> fds.add(l.fd));
+        fds.add(s.control.serverFd);
+        s.control.connections.forEach(c -> fds.add(c.fd));
+        for (State.GenerationState g : s.generations) {
+            for (State.WorkerState w : g.workers) {
+                fds.addAll(List.of(w.stdoutFd, w.stderrFd, w.notifyFd));
             }
         }
+        for (int fd : fds) {
+            if (fd >= 0) {
+                Posix.setCloexec(fd);
+            }
+        }
+    }
+
+    /** The workers of the state not reaped yet: an orphan reaper (as PID 1) must leave them to their owner. */
+    private static List<Integer> adoptedPids(State s) {
+        List<Integer> pids = new ArrayList<>();
+        for (State.GenerationState g : s.generations) {
+            for (State.WorkerState w : g.workers) {
+                if (!w.reaped) {
+                    pids.add(w.pid);
+                }
+            }
+        }
+        return pids;
     }
 
     int run() {
@@ -85,16 +127,24 @@ final class Daemon {
 
     private int runDaemon() {
         Libc.daemon(); // first, so that the worker library's code shares this binding instead of loading its own
+        Function<byte[], Config> configOf = text -> text == null ? Config.load(null, flags)
+                : Config.parse(text, "handed over by the previous image", flags);
+        if (System.getenv(Wire.SUPERVISOR_UPGRADE_CHECK) != null) {
+            return checkTakeOver(configOf);
+        }
         State handedOver;
         try {
             handedOver = handedOver();
-        } catch (IOException | IllegalArgumentException e) {
-            // The previous image is gone: nothing can own its workers now. Its pre-flight checks what makes this unlikely.
+            if (handedOver != null) {
+                Supervisor.check(handedOver, configOf);
+                keepFromWorkers(handedOver);
+            }
+        } catch (IOException | RuntimeException e) {
+            // The previous image is gone and nothing was taken over: its workers run on without an owner.
+            // The pre-flight runs these very checks, which makes this unlikely.
             log.info("cannot take over from the previous image: " + e.getMessage());
             return Wire.EXIT_SOFTWARE;
         }
-        Function<byte[], Config> configOf = text -> text == null ? Config.load(null, flags)
-                : Config.parse(text, "handed over by the previous image", flags);
         Config config;
         List<String> wrapper;
         ProcessWrapper.User user;
@@ -141,7 +191,7 @@ final class Daemon {
         }
         PosixSpawner spawner;
         try {
-            spawner = new PosixSpawner(wrapper, notify, log);
+            spawner = new PosixSpawner(wrapper, notify, handedOver == null ? List.of() : adoptedPids(handedOver), log);
         } catch (NativeException e) {
             log.info("cannot start: " + e.getMessage());
             notify.close();
@@ -161,6 +211,9 @@ final class Daemon {
             supervisor.reportTo(manager::send);
         }
         if (handedOver != null) {
+            // The take-over is the loop's first event, before any signal's.
+            supervisor.takeOver(handedOver);
+            handleSignals(supervisor);
             return resume(handedOver, supervisor, notify, spawner, controlPath, user, config, configOf);
         }
         List<Listener> bound;
@@ -251,10 +304,8 @@ final class Daemon {
             metrics.start(supervisor, log);
             supervisor.onDrain(control::drained);
             supervisor.upgradeWith(swap(control, spawner), configOf);
-            supervisor.takeOver(s);
             control.start(supervisor, Supervisor.upgradedAnswer(s.version, s.upgrades));
             notify.start();
-            handleSignals(supervisor);
             writePidFile();
             return supervisor.run(null);
         } finally {

@@ -34,6 +34,9 @@ public interface Control {
      */
     void upgrade(Consumer<String> failed);
 
+    /** Runs {@code r} on the supervisor's thread once it has taken over what the previous image handed over. */
+    void afterTakeOver(Runnable r);
+
     /**
      * The grant of process {@code ancestry[0]} when it, or the nearest ancestor that is a worker,
      * is a current (starting or ready) worker; null for any other process.

@@ -144,7 +144,7 @@ public final class ControlServer implements AutoCloseable {
         this.requests = new ControlRequests(supervisor, ownUid, workerUid, Log.STDERR);
         for (State.ConnectionState cs : handedOver) {
             try {
-                takeUp(cs, upgraded);
+                takeUp(cs, supervisor, upgraded);
             } catch (IOException | RuntimeException e) {
                 Log.STDERR.info("control socket: cannot take up the connection of pid " + cs.pid + " (fd " + cs.fd + "): " + e.getMessage());
                 Libc.close(cs.fd);
@@ -161,7 +161,7 @@ public final class ControlServer implements AutoCloseable {
         start(supervisor, null);
     }
 
-    private void takeUp(State.ConnectionState cs, ObjectNode upgraded) throws IOException {
+    private void takeUp(State.ConnectionState cs, Control supervisor, ObjectNode upgraded) throws IOException {
         SocketChannel ch = InheritedChannels.unixConnection(cs.fd);
         ch.configureBlocking(false);
         Conn c = new Conn(ch, cs.pid, ControlRequests.Access.valueOf(cs.access));
@@ -182,7 +182,10 @@ public final class ControlServer implements AutoCloseable {
                 cmd = null; // it was answered with its error already
             }
             if (Message.UPGRADE.equals(cmd) && upgraded != null) {
-                write(c, upgraded.deepCopy(), false);
+                // Answered once the supervisor has taken over: an upgrade that says ok has happened.
+                c.current = line;
+                Consumer<Runnable> later = c.awaitSupervisor();
+                supervisor.afterTakeOver(() -> later.accept(() -> write(c, upgraded.deepCopy(), false)));
             } else if (cmd != null) {
                 c.current = line;
                 requests.handle(c, line);

@@ -1,6 +1,7 @@
 package dev.supervisor.daemon;
 
 import java.io.IOException;
+import java.util.function.Supplier;
 
 import dev.supervisor.daemon.upgrade.State;
 
@@ -10,8 +11,11 @@ import dev.supervisor.daemon.upgrade.State;
  * in that order; {@link #check} runs on a thread of its own.
  */
 public interface ImageSwap {
-    /** Runs the new installation in its check mode; null when it passed, else why not. Blocks. */
-    String check();
+    /**
+     * Runs the new installation in its check mode on {@code sample} (this image's state without its
+     * fds); null when it passed, else why not. Blocks.
+     */
+    String check(byte[] sample);
 
     /** Stops the control socket's thread and returns its socket and open connections. */
     State.ControlState freezeControl() throws IOException;
@@ -19,6 +23,11 @@ public interface ImageSwap {
     /** After a failed exec: the control socket serves again. */
     void thawControl();
 
-    /** Executes the new image with {@code s}; returns only by throwing, with everything as it was. */
-    void exec(State s) throws IOException;
+    /**
+     * Holds the signals the supervisor handles, then executes the new image with the state
+     * {@code state} gives (on this thread, with those signals held). Returns only when
+     * {@code state} gave null (the supervisor is stopping), or by throwing; either way with
+     * everything as it was.
+     */
+    void exec(Supplier<State> state) throws IOException;
 }

@@ -57,6 +57,15 @@ public final class NotifySocket implements AutoCloseable {
             return closing.get();
         }
 
+        /** Removes the socket's file (a closed socket's, at an upgrade's hand-over); its fd stays the reader's. */
+        void unlink() {
+            try {
+                Files.deleteIfExists(path);
+            } catch (IOException ignored) {
+                // left in the private directory; replaced by the next run
+            }
+        }
+
         /** Reads what is queued, then closes and unlinks the socket, on the reader thread. */
         public void close() {
             if (closing.compareAndSet(false, true)) {

@@ -128,7 +128,7 @@ final class OutputPump implements Runnable {
         byte[] buf = new byte[64 * 1024];
         Libc.DaemonCalls c = Libc.daemon();
         while (true) {
-            pause.checkpoint();
+            pause.checkpoint(() -> streams.forEach(Stream::emit)); // a line half read goes out in two, not lost
             for (Stream s; (s = added.poll()) != null; ) {
                 streams.add(s);
             }

@@ -33,9 +33,15 @@ final class Pause {
 
     /** The poll thread, between two rounds: stays here while a pause is asked for. */
     synchronized void checkpoint() {
+        checkpoint(() -> { });
+    }
+
+    /** {@link #checkpoint()}, running {@code beforeStopping} first when it stops. */
+    synchronized void checkpoint(Runnable beforeStopping) {
         if (!requested) {
             return;
         }
+        beforeStopping.run();
         parked = true;
         notifyAll();
         try {

@@ -6,6 +6,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -43,7 +44,12 @@ public final class PosixSpawner implements Spawner {
 
     private final ProcessTree trees;
 
-    public PosixSpawner(List<String> wrapper, NotifySocket notify, Log log) throws NativeException {
+    /**
+     * @param adopted the pids of workers a previous image handed over, before they are adopted:
+     *     no orphan reaper may take them first
+     */
+    public PosixSpawner(List<String> wrapper, NotifySocket notify, Collection<Integer> adopted, Log log) throws NativeException {
+        unreaped.addAll(adopted);
         this.pump = OutputPump.start();
         this.exits = ExitWatch.start(log);
         this.wrapper = List.copyOf(wrapper);
@@ -291,6 +297,9 @@ public final class PosixSpawner implements Spawner {
 
         @Override
         public Kept kept() {
+            if (notifyEnd != null && notifyEnd.closing()) {
+                notifyEnd.unlink(); // its fd closes with this image; the reader, stopped, would have unlinked it
+            }
             boolean open = notifyEnd != null && !notifyEnd.closing();
             return new Kept(stdout.eof.isDone() ? -1 : stdout.fd, stderr.eof.isDone() ? -1 : stderr.fd, open ? notifyEnd.fd : -1,
                     open ? notifyEnd.path() : null, tree.rootReaped);

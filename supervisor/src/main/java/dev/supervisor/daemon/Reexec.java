@@ -1,6 +1,7 @@
 package dev.supervisor.daemon;
 
 import java.io.IOException;
+import java.nio.charset.Charset;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
@@ -10,6 +11,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Supplier;
 
 import dev.supervisor.daemon.upgrade.PreFlight;
 import dev.supervisor.daemon.upgrade.State;
@@ -31,7 +33,8 @@ public final class Reexec implements ImageSwap {
     private static final long FREEZE_MILLIS = 5_000;
     /** What the daemon handles: ignored across the exec (a handler would be reset to death), handled again by the new image. */
     private static final int[] HELD = {Libc.SIGHUP, Libc.SIGINT, Libc.SIGTERM, Libc.SIGUSR2};
-    private static final List<String> NOT_PASSED = List.of(Wire.LISTEN_FDS, Wire.LISTEN_PID, Wire.LISTEN_FDNAMES, Wire.SUPERVISOR_UPGRADE_STATE);
+    private static final List<String> NOT_PASSED = List.of(Wire.LISTEN_FDS, Wire.LISTEN_PID, Wire.LISTEN_FDNAMES, Wire.SUPERVISOR_UPGRADE_STATE,
+            Wire.SUPERVISOR_UPGRADE_CHECK);
 
     private final String launcher;
     private final List<byte[]> args;
@@ -51,10 +54,15 @@ public final class Reexec implements ImageSwap {
     }
 
     @Override
-    public String check() {
+    public String check(byte[] sample) {
         Map<String, String> env = new LinkedHashMap<>(System.getenv());
         NOT_PASSED.forEach(env::remove);
-        PreFlight.Result r = PreFlight.run(launcher, env, CHECK_TIMEOUT, spawner::helperStarted, spawner::helperEnded);
+        env.put(Wire.SUPERVISOR_UPGRADE_CHECK, "1");
+        List<String> argv = new ArrayList<>();
+        argv.add(launcher);
+        Charset jnu = Charset.forName(System.getProperty("sun.jnu.encoding", "UTF-8")); // as the JDK encodes them again
+        args.forEach(a -> argv.add(new String(a, jnu)));
+        PreFlight.Result r = PreFlight.run(argv, env, sample, CHECK_TIMEOUT, spawner::helperStarted, spawner::helperEnded);
         if (r.failure() == null) {
             log.info("upgrade: " + launcher + " passed its check: version " + r.version());
         }
@@ -72,17 +80,17 @@ public final class Reexec implements ImageSwap {
     }
 
     @Override
-    public void exec(State s) throws IOException {
-        List<Integer> keep = kept(s);
+    public void exec(Supplier<State> state) throws IOException {
         Posix.SavedSignals saved = Posix.ignore(HELD);
+        List<Integer> keep = List.of();
         int memfd = -1;
         try {
-            memfd = StateFile.toMemfd(s);
-            closeOnExecAll();
-            for (int fd : keep) {
-                Posix.clearCloexec(fd);
+            State s = state.get();
+            if (s == null) {
+                return;
             }
-            Posix.clearCloexec(memfd);
+            keep = kept(s);
+            memfd = StateFile.toMemfd(s);
             List<byte[]> env = Environment.current().without(NOT_PASSED)
                     .with(Map.of(Wire.SUPERVISOR_UPGRADE_STATE, Integer.toString(memfd))).entries();
             List<byte[]> argv = new ArrayList<>();
@@ -90,9 +98,15 @@ public final class Reexec implements ImageSwap {
             argv.addAll(args);
             OutputValve.STDOUT.flush(Duration.ofSeconds(2));
             OutputValve.STDERR.flush(Duration.ofSeconds(2));
+            // Last, so that no fd another thread opens meanwhile (a /metrics scrape) reaches the new image.
+            closeOnExecAll();
+            for (int fd : keep) {
+                Posix.clearCloexec(fd);
+            }
+            Posix.clearCloexec(memfd);
             Posix.execve(argv, env);
         } finally {
-            // Only reached when the exec failed: this image carries on, with its fds and signals as they were.
+            // Only reached when the exec did not happen: this image carries on, with its fds and signals as they were.
             saved.restore();
             for (int fd : keep) {
                 try {

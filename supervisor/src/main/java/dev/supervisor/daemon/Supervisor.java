@@ -26,6 +26,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
 import dev.supervisor.daemon.upgrade.State;
+import dev.supervisor.daemon.upgrade.StateFile;
 import dev.supervisor.daemon.upgrade.Version;
 import dev.supervisor.protocol.Libc;
 import dev.supervisor.protocol.ListenFds;
@@ -1116,10 +1117,12 @@ public final class Supervisor implements Control {
         upgrading = true;
         upgradeWaiters.addAll(waiters);
         log.info("upgrade requested: checking the installation (" + Version.current() + " runs now)");
+        // The check takes over this very state, as far as it can without the fds.
+        byte[] sample = StateFile.toBytes(handOver());
         Thread t = new Thread(() -> {
             String failure;
             try {
-                failure = swap.check();
+                failure = swap.check(sample);
             } catch (RuntimeException e) {
                 failure = e.toString();
             }
@@ -1131,9 +1134,9 @@ public final class Supervisor implements Control {
     }
 
     /**
-     * The new installation passed its check (or not): stop the threads that feed this one, handle
-     * what they queued, write the state and exec. Anything that fails before the exec leaves this
-     * image as it was.
+     * The new installation passed its check (or not): stop the threads that feed this one, then,
+     * with the signals we handle held, handle what was queued, write the state and exec. Anything
+     * that fails before the exec leaves this image as it was.
      */
     private void onChecked(String failure) {
         if (failure != null || stopping) {
@@ -1155,22 +1158,26 @@ public final class Supervisor implements Control {
             endUpgrade(e.getMessage());
             return;
         }
-        // What the stopped threads queued before they stopped: exits, notify messages, requests.
-        for (Runnable e; (e = events.poll()) != null; ) {
-            e.run();
-        }
-        runDueTimers();
-        if (stopping) {
+        try {
+            swap.exec(() -> {
+                // What the stopped threads and the signals queued before they stopped: exits, notify messages, requests.
+                for (Runnable e; (e = events.poll()) != null; ) {
+                    e.run();
+                }
+                runDueTimers();
+                if (stopping) {
+                    return null;
+                }
+                State s = handOver();
+                s.control = control;
+                log.info("upgrading: handing " + generations.size() + " generation" + (generations.size() == 1 ? "" : "s")
+                        + " over to the new image");
+                return s;
+            });
+            // Only a stop gets here: the exec did not happen.
             swap.thawControl();
             spawner.resume();
             endUpgrade("the supervisor is stopping");
-            return;
-        }
-        State s = handOver();
-        s.control = control;
-        log.info("upgrading: handing " + generations.size() + " generation" + (generations.size() == 1 ? "" : "s") + " over to the new image");
-        try {
-            swap.exec(s);
         } catch (IOException | RuntimeException e) {
             swap.thawControl();
             spawner.resume();
@@ -1220,8 +1227,51 @@ public final class Supervisor implements Control {
         return s;
     }
 
+    /**
+     * Whether this build can take over {@code s}: every config it carries makes a Config here,
+     * every address, state and reference is one this build knows. Throws what is wrong; checks
+     * everything before anything is taken over, and is what an upgrade's pre-flight runs.
+     */
+    public static void check(State s, Function<byte[], Config> configOf) {
+        configOf.apply(s.config);
+        for (State.SocketState ss : s.sockets) {
+            Address.parse(ss.address);
+        }
+        boolean serving = s.serving == 0;
+        for (State.GenerationState gs : s.generations) {
+            Config c = configOf.apply(gs.config);
+            Generation.State.valueOf(gs.state);
+            serving |= gs.number == s.serving;
+            for (int i : gs.listenerSockets) {
+                if (i < 0 || i >= s.sockets.size()) {
+                    throw new IllegalArgumentException("generation " + gs.number + " names socket " + i + " of " + s.sockets.size());
+                }
+            }
+            if (gs.listenerNames.size() != gs.listenerSockets.size() || gs.restartDueNanos.length != c.workers
+                    || gs.restartBackoffMillis.length != c.workers || gs.restarts.length != c.workers || gs.lastExit.length != c.workers) {
+                throw new IllegalArgumentException("generation " + gs.number + " does not match its config's " + c.workers + " workers");
+            }
+            for (State.WorkerState ws : gs.workers) {
+                Worker.State.valueOf(ws.state);
+                if (ws.slot < 0 || ws.slot >= c.workers || ws.pid <= 0) {
+                    throw new IllegalArgumentException("generation " + gs.number + " has a worker in slot " + ws.slot + " with pid " + ws.pid);
+                }
+            }
+        }
+        if (!serving) {
+            throw new IllegalArgumentException("the serving generation " + s.serving + " is not in the state");
+        }
+    }
+
+    /** Runs {@code r} on the supervisor thread once the state handed over is taken over (before any request). */
+    @Override
+    public void afterTakeOver(Runnable r) {
+        post(r);
+    }
+
     /** The new image's first event: the previous image's state becomes this one's. */
     private void restore(State s) {
+        check(s, configOf); // again: a failure here is a bug, not a half-done take-over
         long now = clock.getAsLong();
         imageStartedNanos = now;
         startedNanos = s.startedNanos;

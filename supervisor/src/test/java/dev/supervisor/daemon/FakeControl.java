@@ -45,6 +45,11 @@ final class FakeControl implements Control {
     }
 
     @Override
+    public void afterTakeOver(Runnable r) {
+        r.run();
+    }
+
+    @Override
     public void stop() {
         stops.incrementAndGet();
         stopped.countDown();

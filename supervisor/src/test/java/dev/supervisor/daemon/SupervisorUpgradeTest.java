@@ -3,6 +3,7 @@ package dev.supervisor.daemon;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
@@ -16,6 +17,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.BooleanSupplier;
+import java.util.function.Supplier;
 
 import org.junit.jupiter.api.Test;
 
@@ -37,16 +39,19 @@ class SupervisorUpgradeTest {
     private final Config config = config();
 
     /** Holds the check until released; its exec hands the state over (through the document) and fails. */
-    private static final class FakeSwap implements ImageSwap {
+    private final class FakeSwap implements ImageSwap {
         final CountDownLatch release = new CountDownLatch(1);
         volatile String failure;
         volatile int checks;
         volatile State handed;
         volatile boolean thawed;
+        /** Runs as the exec holds the signals: what was queued just before. */
+        volatile Runnable beforeExec = () -> { };
 
         @Override
-        public String check() {
+        public String check(byte[] sample) {
             checks++;
+            Supervisor.check(StateFile.fromBytes(sample), text -> config); // the sample is a state this build takes over
             try {
                 release.await(10, TimeUnit.SECONDS);
             } catch (InterruptedException e) {
@@ -66,7 +71,12 @@ class SupervisorUpgradeTest {
         }
 
         @Override
-        public void exec(State s) throws IOException {
+        public void exec(Supplier<State> state) throws IOException {
+            beforeExec.run();
+            State s = state.get();
+            if (s == null) {
+                return;
+            }
             handed = StateFile.fromBytes(StateFile.toBytes(s));
             throw new IOException("exec refused by the test");
         }
@@ -249,5 +259,44 @@ class SupervisorUpgradeTest {
         stepUntil(a, failed::isDone);
         assertTrue(failed.join().contains("stopping"), failed.join());
         assertEquals(null, swap.handed);
+    }
+
+    @Test
+    void aStopQueuedAsTheSignalsAreHeldEndsTheUpgradeBeforeTheExec() {
+        FakeSpawner spawner = new FakeSpawner();
+        FakeSwap swap = new FakeSwap();
+        Supervisor a = started(spawner, swap);
+        swap.beforeExec = a::stop; // a TERM dispatched just before the exec held the signals
+        CompletableFuture<String> failed = new CompletableFuture<>();
+        a.upgrade(failed::complete);
+        a.step();
+        swap.release.countDown();
+        stepUntil(a, failed::isDone);
+        assertTrue(failed.join().contains("stopping"), failed.join());
+        assertEquals(null, swap.handed, "no state written, no exec");
+        assertTrue(swap.thawed);
+        assertFalse(spawner.paused, "the output and notify threads read again");
+    }
+
+    @Test
+    void aStateThisBuildCannotTakeOverIsRefusedBeforeAnythingIsTaken() {
+        FakeSpawner spawner = new FakeSpawner();
+        FakeSwap swap = new FakeSwap();
+        Supervisor a = started(spawner, swap);
+        CompletableFuture<String> failed = new CompletableFuture<>();
+        a.upgrade(failed::complete);
+        a.step();
+        swap.release.countDown();
+        stepUntil(a, failed::isDone);
+        State s = swap.handed;
+        s.generations.get(0).state = "HIBERNATING";
+        assertThrows(IllegalArgumentException.class, () -> Supervisor.check(s, text -> config));
+        s.generations.get(0).state = "READY";
+        s.generations.get(0).listenerSockets.set(0, 7);
+        assertThrows(IllegalArgumentException.class, () -> Supervisor.check(s, text -> config));
+        s.generations.get(0).listenerSockets.set(0, 0);
+        s.serving = 9;
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Supervisor.check(s, text -> config));
+        assertTrue(e.getMessage().contains("serving generation 9"), e.getMessage());
     }
 }

@@ -1,9 +1,9 @@
 package dev.supervisor.daemon.upgrade;
 
 import java.io.ByteArrayOutputStream;
-import java.io.File;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -17,17 +17,15 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.supervisor.protocol.Message;
 
 /**
- * Runs the installation an upgrade would execute, as a separate process in its check mode
- * ({@code LAUNCHER upgrade-check --state-format N}): it must start, load what the daemon loads
- * (the native binding included), accept the state format, and say so on stdout within the timeout.
- * Nothing of the running supervisor is touched.
+ * Runs the installation an upgrade would execute, as a separate process in its check mode: the
+ * launcher with the arguments the supervisor was started with and SUPERVISOR_UPGRADE_CHECK set,
+ * the state to take over (without its fds) on stdin. It must start, load what the daemon loads,
+ * take the state apart as the new image would, and say so on stdout within the timeout. Nothing
+ * of the running supervisor is touched.
  */
 public final class PreFlight {
     private PreFlight() {}
 
-    /** The subcommand of the check mode, and its option. */
-    public static final String COMMAND = "upgrade-check";
-    public static final String FORMAT_OPTION = "--state-format";
     /** Lines of the check's stderr quoted in a failure. */
     private static final int STDERR_LINES = 8;
     private static final int MAX_OUTPUT = 64 * 1024;
@@ -36,27 +34,42 @@ public final class PreFlight {
     public record Result(String failure, String version) {}
 
     /**
+     * @param argv the launcher and the supervisor's arguments
      * @param started told the check's pid once it runs, {@code ended} once the JDK has reaped it:
      *     a child of ours that no worker started
      */
-    public static Result run(String launcher, Map<String, String> env, Duration timeout, IntConsumer started, IntConsumer ended) {
-        ProcessBuilder pb = new ProcessBuilder(launcher, COMMAND, FORMAT_OPTION, Integer.toString(State.FORMAT));
+    public static Result run(List<String> argv, Map<String, String> env, byte[] state, Duration timeout, IntConsumer started,
+            IntConsumer ended) {
+        ProcessBuilder pb = new ProcessBuilder(argv);
         pb.environment().clear();
         pb.environment().putAll(env);
-        pb.redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
         Process p;
         try {
             p = pb.start();
         } catch (IOException e) {
-            return new Result("cannot run " + launcher + ": " + e.getMessage(), null);
+            return new Result("cannot run " + argv.get(0) + ": " + e.getMessage(), null);
         }
         int pid = (int) p.pid();
         started.accept(pid);
         try {
-            return await(p, launcher, timeout);
+            feed(p.getOutputStream(), state);
+            return await(p, argv.get(0), timeout);
         } finally {
             ended.accept(pid);
         }
+    }
+
+    /** Writes the state to the check's stdin on a thread of its own: a check that never reads it still times out. */
+    private static void feed(OutputStream in, byte[] state) {
+        Thread t = new Thread(() -> {
+            try (in) {
+                in.write(state);
+            } catch (IOException ignored) {
+                // the check ended without reading it all: its exit says why
+            }
+        }, "upgrade-check-input");
+        t.setDaemon(true);
+        t.start();
     }
 
     private static Result await(Process p, String launcher, Duration timeout) {
@@ -68,7 +81,8 @@ public final class PreFlight {
             if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
                 p.destroyForcibly();
                 p.waitFor(5, TimeUnit.SECONDS);
-                return new Result(launcher + " " + COMMAND + " did not answer within " + timeout.toSeconds() + " s" + quoted(err), null);
+                return new Result("the new installation's check (" + launcher + ") did not answer within " + timeout.toSeconds() + " s"
+                        + quoted(err), null);
             }
             o.join(5_000);
             e.join(5_000);
@@ -80,8 +94,8 @@ public final class PreFlight {
         JsonNode a = lastAnswer(out);
         if (p.exitValue() != 0) {
             String said = a != null && a.has(Message.ERROR) ? ": " + a.get(Message.ERROR).asText() : "";
-            return new Result("the new installation failed its check (" + launcher + " " + COMMAND + " exited " + p.exitValue() + ")" + said
-                    + quoted(err), null);
+            return new Result("the new installation failed its check (" + launcher + " exited " + p.exitValue() + ")" + said + quoted(err),
+                    null);
         }
         if (a == null) {
             return new Result("the new installation's check printed no answer" + quoted(err), null);

@@ -20,7 +20,7 @@ public final class StateFile {
     private StateFile() {}
 
     /** The most a document may take (a few hundred bytes per worker). */
-    static final int MAX_BYTES = 16 << 20;
+    public static final int MAX_BYTES = 16 << 20;
 
     private static final ObjectMapper JSON = JsonMapper.builder().enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES).build();
 
