@@ -203,8 +203,9 @@ class SystemdUnitIT {
         Map<String, String> reloaded = show(UNIT);
         assertGeneration(2, reloaded.get("StatusText"));
         assertEquals(mainPid, reloaded.get("MainPID"));
-        Set<String> next = awaitWorkers(w -> w.size() == 2 && w.stream().noneMatch(workers::contains));
+        Set<String> next = workersAfterExit(workers);
         assertEquals(2, next.size(), next.toString());
+        assertTrue(next.stream().noneMatch(workers::contains), "the adopted workers drained: " + workers + " -> " + next);
         assertEquals(1, status().path("upgrades").asInt(), "a reload is no upgrade");
     }
 
@@ -253,19 +254,12 @@ class SystemdUnitIT {
         return new ObjectMapper().readTree(c.check(CMD, "supervisor", "status", "--json", "--control", CONTROL));
     }
 
-    /** Polls {@link #workers} until {@code until} holds, with a deadline. */
-    private Set<String> awaitWorkers(Predicate<Set<String>> until) throws IOException, InterruptedException {
-        long end = System.nanoTime() + START.toNanos();
-        Set<String> w;
-        while (!until.test(w = workers())) {
-            if (System.nanoTime() - end > 0) {
-                fail("workers did not get there in " + START + ": " + w);
-            }
-            // A poll: the old generation drains on its own time, and pgrep in the container has no way to
-            // wait for a process set to change (the supervisor's log would, but it is in the container's journal).
-            Thread.sleep(200);
+    /** Waits for each of {@code pids} to exit (coreutils' tail --pid, in the container), then returns the workers that run. */
+    private Set<String> workersAfterExit(Set<String> pids) throws IOException, InterruptedException {
+        for (String pid : pids) {
+            c.check(START, "tail", "--pid=" + pid, "-s", "0.1", "-f", "/dev/null");
         }
-        return w;
+        return workers();
     }
 
     /** The pids of the demo workers running in the container. */
