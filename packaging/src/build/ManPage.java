@@ -21,9 +21,8 @@ public final class ManPage {
     public static void main(String[] args) throws Exception {
         Path out = Path.of(args[0]);
         String version = args.length > 1 ? args[1] : "dev";
-        Class<?> main = Class.forName("dev.supervisor.Main");
-        // Interpolated as --help is: picocli's own variables (help option names, default values) resolved.
-        CommandLine cl = new CommandLine(main.getDeclaredConstructor().newInstance());
+        // The CLI's own command line, every command in it; interpolated as --help is (help option names, default values).
+        CommandLine cl = (CommandLine) Class.forName("dev.supervisor.Main").getMethod("commandLine").invoke(null);
         cl.setUsageHelpWidth(10_000); // a synopsis on one line, never wrapped inside a word
         CommandSpec root = cl.getCommandSpec();
         String date = System.getenv("SOURCE_DATE_EPOCH") == null ? LocalDate.now().toString()

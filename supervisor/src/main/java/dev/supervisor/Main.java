@@ -7,13 +7,16 @@ import dev.supervisor.cli.StatusCommand;
 import dev.supervisor.cli.StopCommand;
 import dev.supervisor.cli.UpgradeCommand;
 import dev.supervisor.protocol.Wire;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.function.Supplier;
+
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
 /** The command line: subcommands, and every exit code decided in one place. */
 @Command(name = "supervisor", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Binds listening sockets once and runs workers on them; reloads them with no connection lost.",
-        subcommands = {RunCommand.class, ReloadCommand.class, UpgradeCommand.class, StatusCommand.class, StopCommand.class, DemoCommand.class},
         footer = {"", "'supervisor COMMAND --help' lists the options of COMMAND; the manual page (man supervisor, or man 1socket "
                 + "supervisor) also has the config file's keys, the signals and the exit codes."},
         exitCodeOnInvalidInput = Wire.EXIT_USAGE, exitCodeOnExecutionException = Wire.EXIT_SOFTWARE)
@@ -27,12 +30,40 @@ public final class Main implements Runnable {
         throw new CommandLine.ParameterException(spec.commandLine(), "a command is needed: run, reload, upgrade, status, stop or demo");
     }
 
-    public static void main(String[] args) {
-        System.exit(commandLine().execute(args));
+    /** Every command, by name, in the order help lists them. */
+    private static final Map<String, Supplier<Object>> COMMANDS = new LinkedHashMap<>();
+
+    static {
+        COMMANDS.put("run", RunCommand::new);
+        COMMANDS.put("reload", ReloadCommand::new);
+        COMMANDS.put("upgrade", UpgradeCommand::new);
+        COMMANDS.put("status", StatusCommand::new);
+        COMMANDS.put("stop", StopCommand::new);
+        COMMANDS.put("demo", DemoCommand::new);
     }
 
-    static CommandLine commandLine() {
+    public static void main(String[] args) {
+        System.exit(commandLine(args.length > 0 ? args[0] : null).execute(args));
+    }
+
+    /** The whole command line, every command in it (the man page is made from it). */
+    public static CommandLine commandLine() {
+        return commandLine(null);
+    }
+
+    /**
+     * The command line with only command {@code name} in it when it is one (every command
+     * otherwise, for help and for what picocli suggests on a typo): picocli reflects over every
+     * option of every command it is given, which took much of a client command's start.
+     */
+    static CommandLine commandLine(String name) {
         CommandLine cl = new CommandLine(new Main());
+        boolean one = COMMANDS.containsKey(name);
+        COMMANDS.forEach((n, c) -> {
+            if (!one || n.equals(name)) {
+                cl.addSubcommand(n, c.get());
+            }
+        });
         // A worker's "@file" argument is its own, not a picocli argument file to expand.
         cl.setExpandAtFiles(false);
         // picocli asks this mapper about parse errors too (its exitCodeOnInvalidInput only applies without a mapper).
