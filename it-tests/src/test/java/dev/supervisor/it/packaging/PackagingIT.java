@@ -1,6 +1,7 @@
 package dev.supervisor.it.packaging;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
@@ -226,10 +227,47 @@ class PackagingIT {
             daemon.destroy();
             assertTrue(daemon.waitFor(30, TimeUnit.SECONDS), "the daemon stops on TERM");
         }
+        // Beside it, the launcher keeps the archive's key (.key-javaN), so that a start need not compute it again.
+        Path marker = cache.resolve(".key-" + archive.getFileName().toString().split("-")[0]);
         try (Stream<Path> files = Files.list(cache)) {
-            List<Path> left = files.collect(Collectors.toList());
-            assertEquals(List.of(archive), left, "one archive, no temporary file or lock left");
+            List<Path> left = files.sorted().collect(Collectors.toList());
+            assertEquals(List.of(marker, archive), left, "one archive and its key, no temporary file or lock left");
         }
+    }
+
+    /**
+     * The archive's key is kept between starts, and must not outlive what it was made from: a jar
+     * replaced by rename with an older time (as dpkg unpacks a package: its files keep their build
+     * times) gets a new key at the next start.
+     */
+    @Test
+    void aJarReplacedByRenameWithAnOlderTimeGetsANewArchiveKey() throws Exception {
+        Path copy = tmp.resolve("dist");
+        assertEquals(0, run(tmp, Map.of(), "cp", "-a", dist.toString(), copy.toString()).code, "copy of the distribution");
+        Path cache = tmp.resolve("cache");
+        Map<String, String> env = Map.of("SUPERVISOR_CACHE_DIR", cache.toString(), "SUPERVISOR_CDS", "on");
+        String launcher = copy.resolve("bin/supervisor").toString();
+        assertEquals(0, run(tmp, env, launcher, "--version").code);
+        assertEquals(0, run(tmp, env, launcher, "--version").code); // the cache directory exists now: the key is kept
+        Path marker;
+        try (Stream<Path> files = Files.list(cache)) {
+            marker = files.filter(f -> f.getFileName().toString().startsWith(".key-java")).findFirst()
+                    .orElseThrow(() -> new AssertionError("no kept key in " + cache));
+        }
+        String before = Files.readAllLines(marker).get(0);
+        assertEquals(0, run(tmp, env, launcher, "--version").code);
+        assertEquals(before, Files.readAllLines(marker).get(0), "nothing changed: the same key");
+
+        Path jar;
+        try (Stream<Path> jars = Files.list(copy.resolve("lib"))) {
+            jar = jars.filter(f -> f.getFileName().toString().startsWith("picocli")).findFirst().orElseThrow();
+        }
+        Path next = copy.resolve("lib/.picocli.next");
+        Files.copy(jar, next);
+        Files.setLastModifiedTime(next, java.nio.file.attribute.FileTime.fromMillis(946_684_800_000L)); // 2000-01-01
+        Files.move(next, jar, java.nio.file.StandardCopyOption.REPLACE_EXISTING, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        assertEquals(0, run(tmp, env, launcher, "--version").code);
+        assertNotEquals(before, Files.readAllLines(marker).get(0), "a replaced jar is a new key");
     }
 
     @Test
