@@ -36,7 +36,7 @@ import dev.supervisor.it.SupervisorProcess;
  * the JVM prints no warning and no "Picked up JDK_JAVA_OPTIONS" note. Outside supervisor the same
  * jar binds {@code server.port} as usual.
  *
- * <p>Reloads: 10 on JDK 17 for Tomcat (Boot's default server), 5 for Jetty and WebFlux, 2 on
+ * <p>Reloads: 6 on JDK 17 for Tomcat (Boot's default server), 5 for Jetty and WebFlux, 2 on
  * JDK 25: each reload starts a Spring Boot JVM (about 16 s a reload under this load on 2 cores),
  * and what differs between servers and JDKs runs at every start. The slow request rides the last
  * reload under load, so it costs no reload of its own. {@code -Dit.spring.reloads=20
@@ -46,7 +46,7 @@ import dev.supervisor.it.SupervisorProcess;
 @Timeout(value = 1800, unit = TimeUnit.SECONDS)
 class SpringBootIT {
     /** Reloads of Tomcat on JDK 17, of Jetty and WebFlux on JDK 17, and of every server on JDK 25. */
-    static final int TOMCAT_RELOADS = Integer.getInteger("it.spring.reloads", 10);
+    static final int TOMCAT_RELOADS = Integer.getInteger("it.spring.reloads", 6);
     static final int OTHER_RELOADS = Integer.getInteger("it.spring.other-reloads", 5);
     static final int JDK25_RELOADS = Integer.getInteger("it.spring.jdk25-reloads", 2);
     /** -Dit.spring.cases=tomcat17,jetty25: only those cases (example id and JDK); default all. */
