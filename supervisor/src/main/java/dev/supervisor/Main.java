@@ -1,5 +1,6 @@
 package dev.supervisor;
 
+import dev.supervisor.cli.ClientCommands;
 import dev.supervisor.cli.DemoCommand;
 import dev.supervisor.cli.ReloadCommand;
 import dev.supervisor.cli.RunCommand;
@@ -9,6 +10,7 @@ import dev.supervisor.cli.UpgradeCommand;
 import dev.supervisor.protocol.Wire;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.concurrent.Callable;
 import java.util.function.Supplier;
 
 import picocli.CommandLine;
@@ -43,7 +45,26 @@ public final class Main implements Runnable {
     }
 
     public static void main(String[] args) {
-        System.exit(commandLine(args.length > 0 ? args[0] : null).execute(args));
+        Callable<Integer> plain = ClientCommands.parse(args);
+        System.exit(plain != null ? run(plain) : commandLine(args.length > 0 ? args[0] : null).execute(args));
+    }
+
+    /** A command read without picocli, its failures reported as picocli's handlers below report them. */
+    private static int run(Callable<Integer> command) {
+        try {
+            return command.call();
+        } catch (Exception e) {
+            System.err.println(failure(e));
+            return exitCode(e);
+        }
+    }
+
+    private static String failure(Exception e) {
+        return "supervisor: " + (e instanceof UsageError ? "" : "internal error: ") + e.getMessage();
+    }
+
+    private static int exitCode(Exception e) {
+        return e instanceof UsageError || e instanceof CommandLine.ParameterException ? Wire.EXIT_USAGE : Wire.EXIT_SOFTWARE;
     }
 
     /** The whole command line, every command in it (the man page is made from it). */
@@ -67,11 +88,10 @@ public final class Main implements Runnable {
         // A worker's "@file" argument is its own, not a picocli argument file to expand.
         cl.setExpandAtFiles(false);
         // picocli asks this mapper about parse errors too (its exitCodeOnInvalidInput only applies without a mapper).
-        cl.setExitCodeExceptionMapper(e -> e instanceof UsageError || e instanceof CommandLine.ParameterException ? Wire.EXIT_USAGE
-                : Wire.EXIT_SOFTWARE);
+        cl.setExitCodeExceptionMapper(e -> e instanceof Exception ? exitCode((Exception) e) : Wire.EXIT_SOFTWARE);
         cl.setExecutionExceptionHandler((e, cmd, parsed) -> {
-            cmd.getErr().println("supervisor: " + (e instanceof UsageError ? "" : "internal error: ") + e.getMessage());
-            return cmd.getExitCodeExceptionMapper().getExitCode(e);
+            cmd.getErr().println(failure(e));
+            return exitCode(e);
         });
         return cl;
     }

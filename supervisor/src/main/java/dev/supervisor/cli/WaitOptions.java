@@ -8,8 +8,10 @@ import picocli.CommandLine.Option;
 
 /** {@code --timeout} of the commands that wait for the supervisor to finish what they asked (reload, upgrade). */
 final class WaitOptions {
-    @Option(names = "--timeout", paramLabel = "DUR", defaultValue = "5m", description = "give up waiting after this long (default ${DEFAULT-VALUE})")
-    String timeout;
+    static final String DEFAULT_TIMEOUT = "5m";
+
+    @Option(names = "--timeout", paramLabel = "DUR", defaultValue = DEFAULT_TIMEOUT, description = "give up waiting after this long (default ${DEFAULT-VALUE})")
+    String timeout = DEFAULT_TIMEOUT;
 
     Duration timeout() {
         try {
