@@ -331,23 +331,26 @@ final class Daemon {
 
     private void handleSignals(Supervisor supervisor) {
         // An ignored disposition we inherited (nohup, a shell's background job, an upgrade's exec)
-        // would make the JVM refuse these handlers.
-        for (int sig : new int[] {Libc.SIGHUP, Libc.SIGINT, Libc.SIGTERM, Libc.SIGUSR2}) {
-            try {
-                Posix.unignore(sig);
-            } catch (NativeException e) {
-                log.info(e.getMessage() + "; a signal our parent had us ignore may stay ignored");
-            }
-        }
-        Signal.handle(new Signal("HUP"), s -> supervisor.reload("SIGHUP", this::logReload));
-        Signal.handle(new Signal("TERM"), s -> supervisor.stop());
-        Signal.handle(new Signal("INT"), s -> supervisor.stop());
+        // would make the JVM refuse these handlers. Each is set back to default just before its
+        // handler is installed: a signal held across an upgrade's exec is never the default (death) for longer.
+        handle(Libc.SIGHUP, "HUP", () -> supervisor.reload("SIGHUP", this::logReload));
+        handle(Libc.SIGTERM, "TERM", supervisor::stop);
+        handle(Libc.SIGINT, "INT", supervisor::stop);
         try {
-            Signal.handle(new Signal("USR2"), s -> supervisor.upgrade(failure -> { }));
+            handle(Libc.SIGUSR2, "USR2", () -> supervisor.upgrade(failure -> { }));
         } catch (IllegalArgumentException e) {
             // HotSpot suspends threads with USR2 unless the launcher moved that elsewhere (_JAVA_SR_SIGNUM).
-            log.info("SIGUSR2 is the JVM's here (" + e.getMessage() + "): upgrade with 'supervisor upgrade'");
+            log.info("SIGUSR2 is the JVM's here (" + e.getMessage() + "): this supervisor cannot upgrade itself");
         }
+    }
+
+    private void handle(int number, String name, Runnable action) {
+        try {
+            Posix.unignore(number);
+        } catch (NativeException e) {
+            log.info(e.getMessage() + "; a signal our parent had us ignore may stay ignored");
+        }
+        Signal.handle(new Signal(name), s -> action.run());
     }
 
     /**

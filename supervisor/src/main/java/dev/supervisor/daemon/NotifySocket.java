@@ -70,6 +70,9 @@ public final class NotifySocket implements AutoCloseable {
         public void close() {
             if (closing.compareAndSet(false, true)) {
                 closed.add(this);
+                if (pause.requested()) {
+                    unlink(); // an upgrade's hand-over: the reader may never run again to do it
+                }
                 wake();
             }
         }

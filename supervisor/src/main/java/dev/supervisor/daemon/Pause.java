@@ -26,6 +26,11 @@ final class Pause {
         return true;
     }
 
+    /** Whether a pause is asked for (the thread may not have stopped yet). */
+    synchronized boolean requested() {
+        return requested;
+    }
+
     synchronized void resume() {
         requested = false;
         notifyAll();

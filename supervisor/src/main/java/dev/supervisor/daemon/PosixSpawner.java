@@ -297,9 +297,6 @@ public final class PosixSpawner implements Spawner {
 
         @Override
         public Kept kept() {
-            if (notifyEnd != null && notifyEnd.closing()) {
-                notifyEnd.unlink(); // its fd closes with this image; the reader, stopped, would have unlinked it
-            }
             boolean open = notifyEnd != null && !notifyEnd.closing();
             return new Kept(stdout.eof.isDone() ? -1 : stdout.fd, stderr.eof.isDone() ? -1 : stderr.fd, open ? notifyEnd.fd : -1,
                     open ? notifyEnd.path() : null, tree.rootReaped);

@@ -85,6 +85,7 @@ public final class Reexec implements ImageSwap {
         List<Integer> keep = List.of();
         int memfd = -1;
         try {
+            awaitSignalHandlers();
             State s = state.get();
             if (s == null) {
                 return;
@@ -117,6 +118,26 @@ public final class Reexec implements ImageSwap {
             }
             if (memfd >= 0) {
                 Libc.close(memfd);
+            }
+        }
+    }
+
+    /**
+     * The JDK runs each Java signal handler on a thread of its own ("SIGTERM handler"): one for a
+     * signal that came just before we held them may not have queued its event yet. Waits for them,
+     * at most a second.
+     */
+    private static void awaitSignalHandlers() {
+        long end = System.nanoTime() + 1_000_000_000L;
+        for (Thread t : Thread.getAllStackTraces().keySet()) {
+            String name = t.getName();
+            if (name.startsWith("SIG") && name.endsWith(" handler") && t != Thread.currentThread()) {
+                try {
+                    t.join(Math.max(1, (end - System.nanoTime()) / 1_000_000));
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return;
+                }
             }
         }
     }

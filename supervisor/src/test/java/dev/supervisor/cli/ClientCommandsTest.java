@@ -49,9 +49,12 @@ class ClientCommandsTest {
         for (String[] args : PLAIN) {
             Callable<Integer> plain = ClientCommands.parse(args);
             assertNotNull(plain, String.join(" ", args));
-            CommandLine.ParseResult parsed = dev.supervisor.MainAccess.commandLine(args[0]).parseArgs(args);
-            Object picocli = parsed.subcommand().commandSpec().userObject();
-            assertEquals(describe(picocli), describe(plain), String.join(" ", args));
+            // picocli as main builds it (that one command) and with every command, as it was built before
+            for (String model : new String[] {args[0], null}) {
+                CommandLine.ParseResult parsed = dev.supervisor.MainAccess.commandLine(model).parseArgs(args);
+                Object picocli = parsed.subcommand().commandSpec().userObject();
+                assertEquals(describe(picocli), describe(plain), String.join(" ", args));
+            }
         }
     }
 

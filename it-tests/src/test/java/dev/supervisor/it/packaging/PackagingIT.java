@@ -238,10 +238,10 @@ class PackagingIT {
     /**
      * The archive's key is kept between starts, and must not outlive what it was made from: a jar
      * replaced by rename with an older time (as dpkg unpacks a package: its files keep their build
-     * times) gets a new key at the next start.
+     * times), or overwritten in place with one, gets a new key at the next start.
      */
     @Test
-    void aJarReplacedByRenameWithAnOlderTimeGetsANewArchiveKey() throws Exception {
+    void aJarReplacedWithAnOlderTimeGetsANewArchiveKey() throws Exception {
         Path copy = tmp.resolve("dist");
         assertEquals(0, run(tmp, Map.of(), "cp", "-a", dist.toString(), copy.toString()).code, "copy of the distribution");
         Path cache = tmp.resolve("cache");
@@ -267,7 +267,14 @@ class PackagingIT {
         Files.setLastModifiedTime(next, java.nio.file.attribute.FileTime.fromMillis(946_684_800_000L)); // 2000-01-01
         Files.move(next, jar, java.nio.file.StandardCopyOption.REPLACE_EXISTING, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
         assertEquals(0, run(tmp, env, launcher, "--version").code);
-        assertNotEquals(before, Files.readAllLines(marker).get(0), "a replaced jar is a new key");
+        String renamed = Files.readAllLines(marker).get(0);
+        assertNotEquals(before, renamed, "a replaced jar is a new key");
+
+        // Overwritten in place with an older time (cp -p, rsync --inplace -t): the directory does not change.
+        Files.write(jar, Files.readAllBytes(jar), java.nio.file.StandardOpenOption.APPEND);
+        Files.setLastModifiedTime(jar, java.nio.file.attribute.FileTime.fromMillis(915_148_800_000L)); // 1999-01-01
+        assertEquals(0, run(tmp, env, launcher, "--version").code);
+        assertNotEquals(renamed, Files.readAllLines(marker).get(0), "a jar overwritten in place is a new key");
     }
 
     @Test
