@@ -33,6 +33,8 @@ final class ProcessTree {
         final int generation;
         final int slot;
         boolean rootReaped;
+        /** The root's process group as last seen: its own pid until it leaves the group. */
+        int rootPgrp;
         /** Every process of the tree but the root, with its process group. */
         Map<Integer, Integer> processes = new LinkedHashMap<>();
         /** The ones that are our children (orphans of the tree): we reap them. */
@@ -40,6 +42,7 @@ final class ProcessTree {
 
         Member(int root, int generation, int slot) {
             this.root = root;
+            this.rootPgrp = root;
             this.generation = generation;
             this.slot = slot;
         }
@@ -173,6 +176,7 @@ final class ProcessTree {
         ArrayDeque<Integer> todo = new ArrayDeque<>(m.orphans);
         ProcFs.Stat root = m.rootReaped ? null : ProcFs.stat(m.root);
         if (root != null) {
+            m.rootPgrp = root.pgrp();
             todo.addAll(ProcFs.children(m.root, root));
         }
         while (!todo.isEmpty() && found.size() < MAX_PROCESSES) {
@@ -196,8 +200,10 @@ final class ProcessTree {
     void signal(Member m, int signal) {
         walk(m);
         Posix.kill(-m.root, signal);
-        if (!m.rootReaped) {
-            Posix.kill(m.root, signal); // a root that left its own group
+        if (!m.rootReaped && m.rootPgrp != m.root) {
+            // A root that left its own group. Never twice to one that did not: a second drain signal
+            // may land after its handler is gone (Python resets them as it exits) and kill it.
+            Posix.kill(m.root, signal);
         }
         for (Map.Entry<Integer, Integer> e : m.processes.entrySet()) {
             if (e.getValue() != m.root) {
