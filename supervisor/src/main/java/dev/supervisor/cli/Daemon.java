@@ -86,19 +86,8 @@ final class Daemon {
 
     /** The fds the previous image handed over are ours, never a worker's: close-on-exec again. */
     private static void keepFromWorkers(State s) throws NativeException {
-        List<Integer> fds = new ArrayList<>();
-        s.sockets.forEach(l -> fds.add(l.fd));
-        fds.add(s.control.serverFd);
-        s.control.connections.forEach(c -> fds.add(c.fd));
-        for (State.GenerationState g : s.generations) {
-            for (State.WorkerState w : g.workers) {
-                fds.addAll(List.of(w.stdoutFd, w.stderrFd, w.notifyFd));
-            }
-        }
-        for (int fd : fds) {
-            if (fd >= 0) {
-                Posix.setCloexec(fd);
-            }
+        for (int fd : s.fds()) {
+            Posix.setCloexec(fd);
         }
     }
 

@@ -90,7 +90,7 @@ public final class Reexec implements ImageSwap {
             if (s == null) {
                 return;
             }
-            keep = kept(s);
+            keep = s.fds();
             memfd = StateFile.toMemfd(s);
             List<byte[]> env = Environment.current().without(NOT_PASSED)
                     .with(Map.of(Wire.SUPERVISOR_UPGRADE_STATE, Integer.toString(memfd))).entries();
@@ -140,23 +140,6 @@ public final class Reexec implements ImageSwap {
                 }
             }
         }
-    }
-
-    private static List<Integer> kept(State s) {
-        List<Integer> fds = new ArrayList<>();
-        s.sockets.forEach(l -> fds.add(l.fd));
-        fds.add(s.control.serverFd);
-        s.control.connections.forEach(c -> fds.add(c.fd));
-        for (State.GenerationState g : s.generations) {
-            for (State.WorkerState w : g.workers) {
-                for (int fd : new int[] {w.stdoutFd, w.stderrFd, w.notifyFd}) {
-                    if (fd >= 0) {
-                        fds.add(fd);
-                    }
-                }
-            }
-        }
-        return fds;
     }
 
     /** Every fd above 2 FD_CLOEXEC, so that none the JVM opened reaches the new image unnamed. */

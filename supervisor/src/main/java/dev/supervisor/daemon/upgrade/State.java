@@ -43,6 +43,21 @@ public final class State {
     public List<GenerationState> generations = new ArrayList<>();
     public ControlState control = new ControlState();
 
+    /** Every fd the document names (the ones that cross the exec), none twice. */
+    public List<Integer> fds() {
+        java.util.Set<Integer> fds = new java.util.LinkedHashSet<>();
+        sockets.forEach(l -> fds.add(l.fd));
+        fds.add(control.serverFd);
+        control.connections.forEach(c -> fds.add(c.fd));
+        for (GenerationState g : generations) {
+            for (WorkerState w : g.workers) {
+                fds.addAll(List.of(w.stdoutFd, w.stderrFd, w.notifyFd));
+            }
+        }
+        fds.removeIf(fd -> fd < 0);
+        return new ArrayList<>(fds);
+    }
+
     /** A bound listening socket, kept open across the exec. */
     public static final class SocketState {
         public String name;
