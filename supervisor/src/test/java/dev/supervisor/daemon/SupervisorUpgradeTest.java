@@ -122,6 +122,16 @@ class SupervisorUpgradeTest {
         }
     }
 
+    /** Asks {@code s} to upgrade, lets the check answer and returns why the upgrade failed (the fake exec always does). */
+    private static String upgrade(Supervisor s, FakeSwap swap) {
+        CompletableFuture<String> failed = new CompletableFuture<>();
+        s.upgrade(failed::complete);
+        s.step();
+        swap.release.countDown();
+        stepUntil(s, failed::isDone);
+        return failed.join();
+    }
+
     private static JsonNode status(Supervisor s) throws Exception {
         CompletableFuture<JsonNode> r = new CompletableFuture<>();
         s.status(r::complete);
@@ -151,12 +161,8 @@ class SupervisorUpgradeTest {
         crashed.exit(ExitStatus.ofCode(1));
         a.step();
 
-        CompletableFuture<String> failed = new CompletableFuture<>();
-        a.upgrade(failed::complete);
-        a.step();
-        swap.release.countDown();
-        stepUntil(a, failed::isDone);
-        assertTrue(failed.get().contains("exec refused by the test"), failed.get());
+        String failed = upgrade(a, swap);
+        assertTrue(failed.contains("exec refused by the test"), failed);
         assertTrue(swap.thawed, "a failed exec leaves the control socket serving");
         State s = swap.handed;
         assertNotNull(s);
@@ -267,12 +273,8 @@ class SupervisorUpgradeTest {
         FakeSwap swap = new FakeSwap();
         Supervisor a = started(spawner, swap);
         swap.beforeExec = a::stop; // a TERM dispatched just before the exec held the signals
-        CompletableFuture<String> failed = new CompletableFuture<>();
-        a.upgrade(failed::complete);
-        a.step();
-        swap.release.countDown();
-        stepUntil(a, failed::isDone);
-        assertTrue(failed.join().contains("stopping"), failed.join());
+        String failed = upgrade(a, swap);
+        assertTrue(failed.contains("stopping"), failed);
         assertEquals(null, swap.handed, "no state written, no exec");
         assertTrue(swap.thawed);
         assertFalse(spawner.paused, "the output and notify threads read again");
@@ -283,11 +285,7 @@ class SupervisorUpgradeTest {
         FakeSpawner spawner = new FakeSpawner();
         FakeSwap swap = new FakeSwap();
         Supervisor a = started(spawner, swap);
-        CompletableFuture<String> failed = new CompletableFuture<>();
-        a.upgrade(failed::complete);
-        a.step();
-        swap.release.countDown();
-        stepUntil(a, failed::isDone);
+        upgrade(a, swap); // the state it handed over is the one to break
         State s = swap.handed;
         s.generations.get(0).state = "HIBERNATING";
         assertThrows(IllegalArgumentException.class, () -> Supervisor.check(s, text -> config));
