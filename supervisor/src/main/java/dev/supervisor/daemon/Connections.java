@@ -41,10 +41,13 @@ public final class Connections {
      */
     static final long MAX_AGE_NANOS = 1_000_000_000L;
 
-    /** The daemon's one last table (status and /metrics share it), guarded by the class lock. */
-    private static List<Integer> lastListeners;
-    private static Set<Long> lastEstablished;
-    private static long lastNanos;
+    /** One read of the table: for which listeners, what it found, when. */
+    private record Table(List<Integer> listeners, Set<Long> established, long readNanos) {}
+
+    /** The daemon's one last table (status and /metrics share it). */
+    private static volatile Table last;
+    /** Held while the table is read: one read at a time; {@link #countFromLast} never waits for it. */
+    private static final Object READING = new Object();
 
     /** Connections held by each generation of {@code c}, by generation number. */
     public static Map<Integer, Integer> count(Census c) {
@@ -54,16 +57,34 @@ public final class Connections {
         return countHeld(c, establishedOn(c.listenerFds()));
     }
 
-    /** The established connections on {@code listenerFds}: read now, or the table read less than {@link #MAX_AGE_NANOS} ago. */
-    private static synchronized Set<Long> establishedOn(List<Integer> listenerFds) {
-        long now = System.nanoTime();
-        if (listenerFds.equals(lastListeners) && now - lastNanos < MAX_AGE_NANOS) {
-            return lastEstablished;
+    /** {@link #count} with the last table read, however old, without waiting for a read; null when none was read yet. */
+    public static Map<Integer, Integer> countFromLast(Census c) {
+        Table t = last;
+        if (c.listenerFds().isEmpty() || c.pidsByGeneration().isEmpty()) {
+            return countHeld(c, Set.of());
         }
-        lastEstablished = Collections.unmodifiableSet(establishedNow(listenerFds));
-        lastListeners = List.copyOf(listenerFds);
-        lastNanos = System.nanoTime();
-        return lastEstablished;
+        return t == null ? null : countHeld(c, t.established());
+    }
+
+    /** The established connections on {@code listenerFds}: read now, or the table read less than {@link #MAX_AGE_NANOS} ago. */
+    private static Set<Long> establishedOn(List<Integer> listenerFds) {
+        Table t = last;
+        if (fresh(t, listenerFds)) {
+            return t.established();
+        }
+        synchronized (READING) {
+            t = last;
+            if (fresh(t, listenerFds)) {
+                return t.established(); // read meanwhile by the caller we waited for
+            }
+            Set<Long> established = Collections.unmodifiableSet(establishedNow(listenerFds));
+            last = new Table(List.copyOf(listenerFds), established, System.nanoTime());
+            return established;
+        }
+    }
+
+    private static boolean fresh(Table t, List<Integer> listenerFds) {
+        return t != null && listenerFds.equals(t.listeners()) && System.nanoTime() - t.readNanos() < MAX_AGE_NANOS;
     }
 
     /** The inodes of the established connections on the listeners {@code listenerFds}, from /proc/net/tcp{,6}. */

@@ -13,6 +13,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.PriorityQueue;
 import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BiFunction;
@@ -199,15 +200,25 @@ public final class Supervisor implements Control {
                     return t;
                 });
             }
-            procReader.execute(() -> {
-                Map<Integer, Integer> held = Connections.count(census);
-                for (JsonNode g : s.path("generations")) {
-                    ((ObjectNode) g).put("connections", held.getOrDefault(g.path("generation").asInt(), 0));
-                }
-                answer.accept(s);
-            });
+            // /proc/net/tcp lists every TIME_WAIT socket of the machine: under a load of fresh
+            // connections it can take seconds to read. The answer does not wait that long for it:
+            // it counts with the last table read instead (none before the first read is done).
+            CompletableFuture.supplyAsync(() -> Connections.count(census), procReader)
+                    .completeOnTimeout(null, CENSUS_WAIT_MILLIS, TimeUnit.MILLISECONDS)
+                    .thenAccept(fresh -> {
+                        Map<Integer, Integer> held = fresh != null ? fresh : Connections.countFromLast(census);
+                        if (held != null) {
+                            for (JsonNode g : s.path("generations")) {
+                                ((ObjectNode) g).put("connections", held.getOrDefault(g.path("generation").asInt(), 0));
+                            }
+                        }
+                        answer.accept(s);
+                    });
         });
     }
+
+    /** How long a status answer waits for a fresh read of the connections table; then it counts with the last one. */
+    static final long CENSUS_WAIT_MILLIS = 250;
 
     /** What {@code /metrics} and {@code /ready} show, copied on the supervisor thread. */
     public void snapshot(Consumer<Snapshot> answer) {
