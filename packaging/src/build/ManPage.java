@@ -140,9 +140,11 @@ public final class ManPage {
                 + "an example pair: the socket unit binds port 80 (as root) and passes it as the listener \\fBhttp\\fR;"
                 + " the service runs \\fBsupervisor run \\-\\-config /etc/supervisor/\\fIINSTANCE\\fB.json\\fR as \\fBType=notify\\fR"
                 + " and reloads with \\fBsystemctl reload\\fR\n"
-                + ".TP\n.I /usr/share/doc/socket\\-supervisor/DESIGN.md\nthe contract: flags, environment, exit codes, reload steps, control socket\n");
+                + ".TP\n.I /usr/share/doc/socket\\-supervisor/DESIGN.md\nthe contract: flags, environment, exit codes, reload steps, control socket\n"
+                + ".TP\n.I /usr/share/doc/socket\\-supervisor/examples/gunicorn.conf.py\n"
+                + "hooks that make gunicorn send \\fBREADY=1\\fR once every worker has loaded the app, not when its arbiter starts\n");
         m.append(".SH EXAMPLE\n.nf\n"
-                + "supervisor run \\-l web=:8080 \\-n 4 \\-\\-ready notify \\-\\- gunicorn app:app\n"
+                + "supervisor run \\-l web=:8080 \\-\\-ready notify \\-\\- gunicorn \\-c gunicorn.conf.py \\-w 4 app:app\n"
                 + "supervisor reload\nsupervisor upgrade\nsupervisor status \\-\\-json\nsupervisor stop\n.fi\n");
         m.append(".SH SEE ALSO\n\\fBsystemd.socket\\fR(5), \\fBsystemd.service\\fR(5), \\fBsd_listen_fds\\fR(3), \\fBsd_notify\\fR(3)\n");
 

@@ -296,11 +296,16 @@ public final class Bench {
                         "-XX:+UseSerialGC", "-jar", jar.toString()), launcherEnv(defaultJdk()));
     }
 
-    /** supervisor run over gunicorn (2 gthread workers; it takes LISTEN_FDS and says READY=1). */
+    /**
+     * supervisor run over gunicorn (2 gthread workers; it takes LISTEN_FDS), with the shipped example
+     * config: READY=1 once both workers loaded the app (gunicorn's own comes before it forks them).
+     */
     SupervisorTarget supervisorGunicorn(String name) throws IOException {
         Path gunicorn = Tools.require("gunicorn");
+        List<String> command = new ArrayList<>(MasterTarget.gunicornCommand(gunicorn, appDir(), 2, null));
+        command.addAll(1, List.of("-c", o.home.resolve("share/doc/supervisor/examples/gunicorn.conf.py").toString()));
         return new SupervisorTarget("supervisor + gunicorn", o.home, dir(name), "run", List.of("-l", "http=127.0.0.1:0", "--ready", "notify",
-                "--drain-timeout", "30s"), MasterTarget.gunicornCommand(gunicorn, appDir(), 2, null), launcherEnv(defaultJdk()));
+                "--drain-timeout", "30s"), command, launcherEnv(defaultJdk()));
     }
 
     /** The tiny WSGI app: {"generation":G,"pid":P}, G from SUPERVISOR_GENERATION (null outside supervisor). */

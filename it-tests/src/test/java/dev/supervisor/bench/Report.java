@@ -160,7 +160,7 @@ final class Report {
                 + "mid-request + timeout + 5xx; a keep-alive connection that the server closed cleanly between requests is reconnected, not failed.\n\n",
                 o.clients, o.clients, o.rate, o.steady.toMillis() / 1000.0, o.spacedReloads, o.spacedGap.toMillis() / 1000.0, o.gap.toMillis()));
         md.append("Configurations: supervisor + lighttpd: `run -n 2 --ready delay:50ms --drain-signal INT` (INT = lighttpd's graceful stop); "
-                + "supervisor + demo: `demo -n 1` (ready by notify); supervisor + gunicorn: `run --ready notify`, gunicorn 2 gthread workers; "
+                + "supervisor + demo: `demo -n 1` (ready by notify); supervisor + gunicorn: `run --ready notify`, gunicorn 2 gthread workers with `-c examples/gunicorn.conf.py` (READY=1 once both loaded the app); "
                 + "nginx: 2 workers, `return 200`; HAProxy: `-W` master-worker, `http-request return`, `expose-fd listeners` and "
                 + "`option idle-close-on-response` (its documented settings for seamless reloads); gunicorn: 2 gthread workers binding its own port. "
                 + "Every server on a loopback port of its own, from a config in a temp directory.\n\n");

@@ -4,8 +4,12 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
+import java.util.Set;
+import java.util.stream.Collectors;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -17,9 +21,10 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * Real gunicorn (Debian's), started with no --bind: it takes the socket from LISTEN_FDS and
  * LISTEN_PID (gunicorn/systemd.py), says READY=1 on NOTIFY_SOCKET from its arbiter, and its forked
- * workers answer requests on the supervisor's socket.
+ * workers answer requests on the supervisor's socket. With the shipped example config
+ * (examples/gunicorn.conf.py) READY=1 comes only when every worker has loaded the app.
  */
-@Timeout(value = 60, unit = TimeUnit.SECONDS)
+@Timeout(value = 90, unit = TimeUnit.SECONDS)
 class GunicornIT {
     private static final Pattern BODY = Pattern.compile("^hello from gunicorn worker (\\d+) path /\\S*\\n$");
 
@@ -49,5 +54,54 @@ class GunicornIT {
             assertEquals(0, s.awaitExit(Duration.ofSeconds(30)));
             s.awaitLine("^supervisor: worker 1\\.0 \\(pid \\d+\\) exited with code 0 \\(drained\\)$");
         }
+    }
+
+    /**
+     * The app takes 1.5 s to load in each worker and notes each load in a file. With the example
+     * config, the generation is ready (and the old one drains) only once both workers of the new
+     * gunicorn have loaded it: when `reload` answers, the file already names both, children of the
+     * new arbiter. (gunicorn's own READY=1 comes before it forks any worker.)
+     */
+    @Test
+    void withTheExampleConfigAReloadWaitsUntilEveryNewWorkerLoadedTheApp() throws Exception {
+        Path gunicorn = Fixtures.gunicorn();
+        Path app = Fixtures.script("wsgi_app.py").getParent();
+        Path config = Fixtures.supervisorHome().resolve("share/doc/supervisor/examples/gunicorn.conf.py");
+        Path loaded = tmp.resolve("loaded.txt");
+        try (SupervisorProcess s = SupervisorProcess.run(tmp).listen("web", "127.0.0.1:0").readyNotify()
+                .env("WSGI_APP_LOADED", loaded.toString()).env("WSGI_APP_LOAD_SECONDS", "1.5")
+                .command(gunicorn.toString(), "-c", config.toString(), "--chdir", app.toString(), "--workers", "2",
+                        "--worker-class", "gthread", "wsgi_app:app").start()) {
+            int port = s.port("web");
+            s.awaitReady(1);
+            long arbiter1 = s.workerPids(1).get(0);
+            assertEquals(Set.of(arbiter1), parents(loaded, 2), "ready only after both workers of generation 1 loaded the app");
+
+            Load.Running load = Load.against(port, "/hello").threads(2).requests(Integer.MAX_VALUE).deadline(Duration.ofSeconds(60)).start();
+            SupervisorProcess.Cli r = s.cli("reload", "--control", s.control().toString());
+            assertEquals(0, r.exit(), r.toString());
+            long arbiter2 = s.workerPids(2).get(0);
+            List<String> lines = Files.readAllLines(loaded);
+            assertEquals(Set.of(arbiter1, arbiter2), parents(loaded, 4),
+                    "when reload answered, both workers of the new arbiter had loaded the app: " + lines);
+            s.awaitLine("^supervisor: generation 1 exited$", Duration.ofSeconds(30));
+            Load.Result result = load.stop();
+            assertEquals(0, result.failed(), "requests across the reload: " + result);
+            assertTrue(result.answered() > 0, result.toString());
+
+            Matcher m = BODY.matcher(Http.get(port, "/after").body());
+            assertTrue(m.matches());
+            assertTrue(lines.contains(m.group(1) + " " + arbiter2), "a worker of the new arbiter answers: " + m.group(1) + " " + lines);
+
+            s.signal("TERM");
+            assertEquals(0, s.awaitExit(Duration.ofSeconds(30)));
+        }
+    }
+
+    /** The parent pids of the first {@code count} loads noted (all of them: exactly that many). */
+    private static Set<Long> parents(Path loaded, int count) throws java.io.IOException {
+        List<String> lines = Files.readAllLines(loaded);
+        assertEquals(count, lines.size(), "app loads noted: " + lines);
+        return lines.stream().map(l -> Long.parseLong(l.split(" ")[1])).collect(Collectors.toSet());
     }
 }

@@ -438,7 +438,8 @@ class PackagingIT {
                 "./usr/share/supervisor/lib/supervisor.classlist", "./lib/systemd/system/supervisor@.service",
                 "./lib/systemd/system/supervisor@.socket", "./usr/share/bash-completion/completions/supervisor",
                 "./usr/share/man/man1/supervisor.1socket.gz", "./usr/share/doc/socket-supervisor/README.md",
-                "./usr/share/doc/socket-supervisor/DESIGN.md", "./usr/share/doc/socket-supervisor/examples/web.json")) {
+                "./usr/share/doc/socket-supervisor/DESIGN.md", "./usr/share/doc/socket-supervisor/examples/web.json",
+                "./usr/share/doc/socket-supervisor/examples/gunicorn.conf.py")) {
             assertTrue(paths.contains(path), "the .deb has " + path + contents);
         }
         assertTrue(contents.out.lines().anyMatch(l -> l.startsWith("-rwxr-xr-x root/root") && l.endsWith(" ./usr/share/supervisor/bin/supervisor")),
