@@ -296,6 +296,71 @@ class UpgradeIT {
     }
 
     /**
+     * A HUP, and in a second upgrade a TERM, sent once the exec is done (every thread of the old
+     * image is gone) while the new image's JVM starts and handles no signal yet: neither is lost.
+     * The new image reloads after the take-over (generation 2 serves), then stops gracefully with
+     * no worker left.
+     */
+    @Test
+    @Timeout(value = 6, unit = TimeUnit.MINUTES)
+    void signalsSentWhileTheNewImageStartsAreHandledByIt() throws Exception {
+        Dist dist = Dist.copy(tmp.resolve("dist"));
+        String base = dist.version();
+        try (SupervisorProcess s = start(dist).start()) {
+            int port = s.port("web");
+            s.awaitReady(1);
+            List<Long> first = sorted(s.workerPids(1));
+
+            dist.setVersion(base + "+h1");
+            int before = s.output().size();
+            Set<Long> oldThreads = threads(s.pid());
+            s.signal("USR2");
+            awaitExecuted(s.pid(), oldThreads);
+            s.signal("HUP");
+            int upgraded = s.awaitLine(before, "^supervisor: upgraded from .* \\(upgrade 1, ", UPGRADE).index();
+            s.awaitLine(upgraded, "^supervisor: reload requested$", STEP);
+            s.awaitLine(upgraded, "^supervisor: generation 2 ready in \\d+ ms.*; draining generation 1$", UPGRADE);
+            List<Long> second = sorted(s.workerPids(2));
+            assertTrue(second.contains(pid(Http.get(port, "/"))), "generation 2 serves: " + s.output().dump());
+            awaitGone(first);
+
+            dist.setVersion(base + "+h2");
+            before = s.output().size();
+            oldThreads = threads(s.pid());
+            s.signal("USR2");
+            awaitExecuted(s.pid(), oldThreads);
+            s.signal("TERM");
+            assertEquals(0, s.awaitExit(UPGRADE), "TERM while the new image started: a graceful stop" + s.output().dump());
+            upgraded = s.awaitLine(before, "^supervisor: upgraded from .* \\(upgrade 2, ", STEP).index();
+            s.awaitLine(upgraded, "^supervisor: stopped$", STEP);
+            awaitGone(second);
+        }
+    }
+
+    /** The ids of the threads of process {@code pid} but its first (which an exec keeps). */
+    private static Set<Long> threads(long pid) throws IOException {
+        try (Stream<Path> tasks = Files.list(Path.of("/proc/" + pid + "/task"))) {
+            Set<Long> out = new HashSet<>();
+            tasks.map(t -> Long.parseLong(t.getFileName().toString())).filter(t -> t != pid).forEach(out::add);
+            return out;
+        }
+    }
+
+    /** Waits until none of {@code oldThreads} is left: only an exec ends the JVM's own threads while it runs. */
+    private static void awaitExecuted(long pid, Set<Long> oldThreads) throws IOException, InterruptedException {
+        long deadline = System.nanoTime() + UPGRADE.toNanos();
+        while (true) {
+            Set<Long> left = new HashSet<>(oldThreads);
+            left.retainAll(threads(pid));
+            if (left.isEmpty()) {
+                return;
+            }
+            assertTrue(System.nanoTime() < deadline, "process " + pid + " did not exec within " + UPGRADE + ": threads " + left + " remain");
+            Thread.sleep(2);
+        }
+    }
+
+    /**
      * The supervisor started with JAVA_HOME a symlink to the real JDK, then the symlink turned to a
      * JDK whose {@code release} says 11.0.2 (as if the installed Java had been replaced by an
      * older one): the launcher the check runs refuses it (exit 70, "needs Java 17 or newer"), so

@@ -73,6 +73,8 @@ public final class Libc {
         int posix_spawnattr_setsigdefault(Pointer attr, Pointer set);
         int sigemptyset(Pointer set);
         int sigfillset(Pointer set);
+        int sigaddset(Pointer set, int signum);
+        int pthread_sigmask(int how, Pointer set, Pointer oldset);
         int posix_spawnp(@Out IntByReference pid, Pointer file, Pointer fa, Pointer attr, Pointer argv, Pointer envp);
         int execve(Pointer path, Pointer argv, Pointer envp);
         int waitpid(int pid, @Out IntByReference status, int options);
@@ -110,6 +112,7 @@ public final class Libc {
     public static final int PRIO_PROCESS = 0;
     public static final int PR_SET_CHILD_SUBREAPER = 36;
     public static final long SIG_DFL = 0, SIG_IGN = 1;
+    public static final int SIG_BLOCK = 0, SIG_UNBLOCK = 1, SIG_SETMASK = 2;
 
     /** Loads {@code type}'s binding once; a failure is kept, so that its hint is given at every use. */
     private static final class Binding<T extends Calls> {

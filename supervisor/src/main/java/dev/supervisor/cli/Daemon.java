@@ -331,6 +331,13 @@ final class Daemon {
             // HotSpot suspends threads with USR2 unless the launcher moved that elsewhere (_JAVA_SR_SIGNUM).
             log.info("SIGUSR2 is the JVM's here (" + e.getMessage() + "): this supervisor cannot upgrade itself");
         }
+        // An upgrade's exec left them blocked, so that one sent while this image started waited for
+        // its handler; this thread (the loop's, which lives as long as the daemon) takes them now.
+        try {
+            Posix.unblock(Reexec.heldSignals());
+        } catch (NativeException e) {
+            log.info(e.getMessage() + "; signals held across the upgrade stay pending");
+        }
     }
 
     private void handle(int number, String name, Runnable action) {

@@ -76,35 +76,46 @@ public final class Posix {
         }
     }
 
-    /** The dispositions of some signals, saved by {@link #ignore}: {@link #restore} puts them back. */
+    /** Dispositions of some signals and this thread's signal mask, saved by {@link #hold}. */
     public static final class SavedSignals {
         private final int[] signals;
         private final Pointer[] old;
+        private Pointer mask;
 
         private SavedSignals(int[] signals, Pointer[] old) {
             this.signals = signals;
             this.old = old;
         }
 
-        /** Puts the saved dispositions back (the JVM's handlers). */
+        /** Puts the saved dispositions (the JVM's handlers) back, then the mask: what came meanwhile is delivered to them. */
         public void restore() {
             for (int i = 0; i < signals.length; i++) {
                 if (old[i] != null) {
                     Libc.daemon().sigaction(signals[i], old[i], null);
                 }
             }
+            if (mask != null) {
+                Libc.daemon().pthread_sigmask(Libc.SIG_SETMASK, mask, null);
+            }
         }
     }
 
     /**
-     * Ignores {@code signals} and returns what they were. An ignored disposition survives
-     * execve(2), where a handler is reset to the default action (for these: death).
+     * Holds {@code signals} for an execve(2) of this thread: blocks them in this thread, then
+     * ignores them, and returns what was. Both survive the exec (a handler would be reset to the
+     * default, for these: death), and a blocked signal is never discarded as ignored: one sent to
+     * the new image before it handles them stays pending until it {@link #unblock}s them. (Another
+     * thread of this image that has them unblocked takes and ignores one sent meanwhile.)
      */
-    public static SavedSignals ignore(int... signals) throws NativeException {
+    public static SavedSignals hold(int... signals) throws NativeException {
         Pointer[] old = new Pointer[signals.length];
+        SavedSignals saved = new SavedSignals(signals, old);
+        Pointer set = signalSet(signals);
+        Pointer mask = Libc.allocate(SIGSET_BYTES);
+        check(Libc.daemon().pthread_sigmask(Libc.SIG_BLOCK, set, mask), "pthread_sigmask(SIG_BLOCK)");
+        saved.mask = mask;
         Pointer ign = Libc.allocate(SIGACTION_BYTES);
         ign.putAddress(0, Libc.SIG_IGN);
-        SavedSignals saved = new SavedSignals(signals, old);
         for (int i = 0; i < signals.length; i++) {
             Pointer o = Libc.allocate(SIGACTION_BYTES);
             if (Libc.daemon().sigaction(signals[i], ign, o) != 0) {
@@ -115,6 +126,27 @@ public final class Posix {
             old[i] = o;
         }
         return saved;
+    }
+
+    /** Unblocks {@code signals} in this thread: one held pending since an upgrade's exec is delivered now. */
+    public static void unblock(int... signals) throws NativeException {
+        check(Libc.daemon().pthread_sigmask(Libc.SIG_UNBLOCK, signalSet(signals), null), "pthread_sigmask(SIG_UNBLOCK)");
+    }
+
+    private static Pointer signalSet(int... signals) {
+        Pointer set = Libc.allocate(SIGSET_BYTES);
+        Libc.daemon().sigemptyset(set);
+        for (int s : signals) {
+            Libc.daemon().sigaddset(set, s);
+        }
+        return set;
+    }
+
+    /** pthread_* calls return the error number instead of setting errno. */
+    private static void check(int error, String call) throws NativeException {
+        if (error != 0) {
+            throw new NativeException(call, error);
+        }
     }
 
     /**

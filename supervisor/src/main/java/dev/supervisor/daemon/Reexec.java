@@ -31,7 +31,7 @@ public final class Reexec implements ImageSwap {
     static final Duration CHECK_TIMEOUT = Duration.ofSeconds(60);
     /** How long the control socket's thread may take to stop between two rounds. */
     private static final long FREEZE_MILLIS = 5_000;
-    /** What the daemon handles: ignored across the exec (a handler would be reset to death), handled again by the new image. */
+    /** What the daemon handles: held across the exec (see {@link Posix#hold}), handled again by the new image. */
     private static final int[] HELD = {Libc.SIGHUP, Libc.SIGINT, Libc.SIGTERM, Libc.SIGUSR2};
     private static final List<String> NOT_PASSED = List.of(Wire.LISTEN_FDS, Wire.LISTEN_PID, Wire.LISTEN_FDNAMES, Wire.SUPERVISOR_UPGRADE_STATE,
             Wire.SUPERVISOR_UPGRADE_CHECK);
@@ -51,6 +51,11 @@ public final class Reexec implements ImageSwap {
         this.control = control;
         this.spawner = spawner;
         this.log = log;
+    }
+
+    /** The signals an exec holds pending for the new image, which unblocks them once it handles them. */
+    public static int[] heldSignals() {
+        return HELD.clone();
     }
 
     @Override
@@ -81,7 +86,7 @@ public final class Reexec implements ImageSwap {
 
     @Override
     public void exec(Supplier<State> state) throws IOException {
-        Posix.SavedSignals saved = Posix.ignore(HELD);
+        Posix.SavedSignals saved = Posix.hold(HELD);
         List<Integer> keep = List.of();
         int memfd = -1;
         try {
