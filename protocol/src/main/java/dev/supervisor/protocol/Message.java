@@ -26,6 +26,8 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
  *                                       image, once it serves; {"v":1,"ok":false,"error":"..."} from the old
  *                                       one, which carries on, when the upgrade failed
  * anything else                         {"v":1,"ok":false,"error":"..."}
+ * any but listeners and watch, while     {"v":1,"ok":false,"error":"too many control connections (64): try again",
+ * 64 other clients are connected         "busy":true}, then the connection is closed; nothing was done: retry
  * </pre>
  */
 public final class Message {
@@ -35,6 +37,8 @@ public final class Message {
     public static final String VERSION = "v";
     public static final String OK = "ok";
     public static final String ERROR = "error";
+    /** true in an error answer that did nothing because the supervisor had too many clients: retry. */
+    public static final String BUSY = "busy";
     /** The listener names of a {@link #LISTENERS} answer, in the order of its fds. */
     public static final String NAMES = "names";
 

@@ -56,7 +56,7 @@ final class ControlClient {
     static int exchange(Path path, String cmd, Duration timeout, ToIntFunction<JsonNode> onOk) throws IOException {
         JsonNode answer;
         try {
-            answer = call(path, cmd, timeout);
+            answer = callUntilServed(path, cmd, timeout);
         } catch (NoSupervisor e) {
             System.err.println("supervisor: " + e.getMessage());
             return Wire.EXIT_NO_SUPERVISOR;
@@ -90,7 +90,35 @@ final class ControlClient {
         return onOk.applyAsInt(answer);
     }
 
-    static JsonNode call(Path path, String cmd, Duration timeout) throws NoSupervisor, NoAnswer, IOException {
+    /**
+     * {@link #call}, again while the supervisor answers busy (too many clients at once: it did
+     * nothing), after 10 ms, then twice as long each time up to half a second, within {@code timeout};
+     * the last busy answer when that ends. The first busy answer is said on stderr.
+     */
+    private static JsonNode callUntilServed(Path path, String cmd, Duration timeout) throws NoSupervisor, NoAnswer, IOException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        long pauseMillis = 10;
+        while (true) {
+            JsonNode answer = call(path, cmd, Duration.ofNanos(Math.max(1, deadline - System.nanoTime())));
+            long left = deadline - System.nanoTime();
+            if (!answer.path(Message.BUSY).asBoolean() || left <= TimeUnit.MILLISECONDS.toNanos(pauseMillis)) {
+                return answer;
+            }
+            if (pauseMillis == 10) {
+                System.err.println("supervisor: the supervisor at " + path + " says: " + answer.path(Message.ERROR).asText()
+                        + "; trying again for up to " + Durations.format(Duration.ofNanos(left)));
+            }
+            try {
+                Thread.sleep(pauseMillis);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return answer;
+            }
+            pauseMillis = Math.min(500, pauseMillis * 2);
+        }
+    }
+
+    private static JsonNode call(Path path, String cmd, Duration timeout) throws NoSupervisor, NoAnswer, IOException {
         SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX);
         ScheduledExecutorService watchdog = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "timeout");

@@ -266,6 +266,8 @@ public final class ControlServer implements AutoCloseable {
         int awaiting;
         /** Waits for its drain event: never idle. */
         boolean watching;
+        /** Accepted while {@link #MAX_CLIENTS} others were connected. */
+        boolean overLimit;
         /** The request line being handled, and those handed to the supervisor and not answered yet, in order. */
         String current;
         final List<String> inFlight = new ArrayList<>();
@@ -399,10 +401,24 @@ public final class ControlServer implements AutoCloseable {
         if (access == ControlRequests.Access.REFUSED) {
             write(c, requests.refuse(cred[0], cred[1]), true);
         } else if (clients > MAX_CLIENTS) {
-            if (refusedFull++ == 0) {
-                Log.STDERR.info("control socket: " + MAX_CLIENTS + " clients connected: refusing more until one leaves");
-            }
-            write(c, Message.error("too many control connections (" + MAX_CLIENTS + "): try again"), true);
+            c.overLimit = true; // refused at its first request unless that is a worker's (processLines)
+        }
+    }
+
+    /**
+     * Whether a request on a connection over the client limit is refused as busy: all but a
+     * worker's {@code listeners} and {@code watch}, which a starting generation needs whatever
+     * else is connected (a malformed line gets its own error).
+     */
+    private boolean busy(Conn c, String line) {
+        if (!c.overLimit) {
+            return false;
+        }
+        try {
+            String cmd = Message.parseRequest(line);
+            return !cmd.equals(Message.LISTENERS) && !cmd.equals(Message.WATCH);
+        } catch (IllegalArgumentException e) {
+            return false;
         }
     }
 
@@ -459,6 +475,13 @@ public final class ControlServer implements AutoCloseable {
             c.scanned = 0;
             c.requests++;
             c.current = new String(line, StandardCharsets.UTF_8).trim();
+            if (busy(c, c.current)) {
+                if (refusedFull++ == 0) {
+                    Log.STDERR.info("control socket: " + MAX_CLIENTS + " clients connected: refusing more until one leaves");
+                }
+                write(c, Message.error("too many control connections (" + MAX_CLIENTS + "): try again").put(Message.BUSY, true), true);
+                break;
+            }
             requests.handle(c, c.current);
         }
         interest(c);
