@@ -23,9 +23,24 @@ import dev.supervisor.protocol.Message;
 final class Control {
     private Control() {}
 
-    /** Sends {@code cmd} and waits for the answer line. */
+    /**
+     * Sends {@code cmd} and waits for the answer line; a busy answer (the supervisor had too many
+     * clients and did nothing) is tried again after a pause, as the CLI does, within {@code timeout}.
+     */
     static JsonNode request(Path socket, String cmd, Duration timeout) {
         long deadline = System.nanoTime() + timeout.toNanos();
+        long pauseMillis = 10;
+        while (true) {
+            JsonNode a = once(socket, cmd, deadline);
+            if (!a.path(Message.BUSY).asBoolean() || System.nanoTime() + pauseMillis * 1_000_000 >= deadline) {
+                return a;
+            }
+            ReloadRun.park(Duration.ofMillis(pauseMillis));
+            pauseMillis = Math.min(500, pauseMillis * 2);
+        }
+    }
+
+    private static JsonNode once(Path socket, String cmd, long deadline) {
         try (SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX); Selector sel = Selector.open()) {
             ch.connect(UnixDomainSocketAddress.of(socket));
             ch.write(ByteBuffer.wrap((Message.request(cmd) + "\n").getBytes(StandardCharsets.UTF_8)));
@@ -44,7 +59,7 @@ final class Control {
                 }
                 long left = deadline - System.nanoTime();
                 if (left <= 0) {
-                    throw new BenchException("no answer to '" + cmd + "' within " + timeout.toMillis() + " ms");
+                    throw new BenchException("no answer to '" + cmd + "' in time");
                 }
                 sel.select(Math.max(1, left / 1_000_000));
                 sel.selectedKeys().clear();
