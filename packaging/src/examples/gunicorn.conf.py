@@ -4,47 +4,58 @@
 #
 # gunicorn's arbiter sends READY=1 as soon as it holds the sockets, before it has forked a single
 # worker. supervisor would then drain the old generation while the new one still imports the app,
-# and the requests of that second wait in the backlog. With these hooks the arbiter says nothing,
-# and the worker that completes the set (gunicorn's `workers`) sends READY=1 once it can serve.
-# Any process may send it: supervisor counts what arrives on NOTIFY_SOCKET for the worker it started.
+# and the requests of that second wait in the backlog. With these hooks the arbiter's own READY=1
+# goes nowhere; each worker writes a byte to a pipe once it has loaded the app, and a thread of the
+# arbiter sends READY=1 when it has one from each of gunicorn's `workers` (a worker that died before
+# it booted is replaced, and its replacement counts). The arbiter keeps supervisor's uid, so this
+# works with gunicorn's `user` setting too.
 #
 # With a config file of your own, call these three functions from your hooks of the same names.
-import fcntl
 import os
 import socket
-import tempfile
+import threading
 
 _notify_socket = None
-_booted = None
+_booted = None  # (read end, write end), made before any worker is forked
 
 
 def on_starting(server):
     global _notify_socket, _booted
-    _notify_socket = os.environ.pop("NOTIFY_SOCKET", None)
-    # One byte per worker that booted, appended by the workers (forked after this, so they share it).
-    _booted = tempfile.TemporaryFile(buffering=0)
-    fcntl.fcntl(_booted.fileno(), fcntl.F_SETFL, fcntl.fcntl(_booted.fileno(), fcntl.F_GETFL) | os.O_APPEND)
+    _notify_socket = os.environ.pop("NOTIFY_SOCKET", None) or None
+    if _notify_socket is not None:
+        _booted = os.pipe()
+        os.set_blocking(_booted[1], False)
 
 
 def when_ready(server):
-    # The arbiter's own READY=1 went nowhere; give it the socket back for the rest of its life.
-    if _notify_socket is not None:
-        os.environ["NOTIFY_SOCKET"] = _notify_socket
+    if _notify_socket is None:
+        return
+    # The arbiter's own READY=1 has gone nowhere by now; NOTIFY_SOCKET is back for anything later.
+    os.environ["NOTIFY_SOCKET"] = _notify_socket
+    threading.Thread(target=_notify_when_booted, args=(server,), name="ready-when-booted", daemon=True).start()
 
 
 def post_worker_init(worker):
-    if _notify_socket is None:
+    if _booted is None:
         return
-    fd = _booted.fileno()
-    os.write(fd, b".")
-    # The worker that makes the count (a replacement of one that died first counts too); two that
-    # append at once may both see it, and a second READY=1 changes nothing.
-    if os.fstat(fd).st_size == worker.cfg.workers:
-        _send("READY=1\nSTATUS=%d gunicorn workers booted" % worker.cfg.workers)
+    try:
+        os.write(_booted[1], b".")
+    except BlockingIOError:
+        pass  # thousands of worker restarts later: READY=1 went out long ago
 
 
-def _send(message):
+def _notify_when_booted(server):
+    wanted = server.cfg.workers
+    seen = 0
+    while seen < wanted:
+        got = os.read(_booted[0], wanted - seen)
+        if not got:
+            return
+        seen += len(got)
     address = _notify_socket if _notify_socket[0] != "@" else "\0" + _notify_socket[1:]
-    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as s:
-        s.connect(address)
-        s.sendall(message.encode())
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as s:
+            s.connect(address)
+            s.sendall(("READY=1\nSTATUS=%d gunicorn workers booted" % wanted).encode())
+    except OSError as e:
+        server.log.warning("cannot say READY=1 on NOTIFY_SOCKET %s: %s", _notify_socket, e)

@@ -47,7 +47,10 @@ class ControlLimitIT {
             List<SocketChannel> held = new ArrayList<>();
             try {
                 for (int i = 0; i < 64; i++) {
-                    held.add(SocketChannel.open(UnixDomainSocketAddress.of(s.control())));
+                    SocketChannel ch = SocketChannel.open(UnixDomainSocketAddress.of(s.control()));
+                    held.add(ch);
+                    // One request answered: the connection is then kept for a minute, not closed as silent after 10 s.
+                    assertTrue(request(ch, "status").path("ok").asBoolean());
                 }
                 // The server accepts in connection order: one more is the 65th.
                 try (SocketChannel over = SocketChannel.open(UnixDomainSocketAddress.of(s.control()))) {

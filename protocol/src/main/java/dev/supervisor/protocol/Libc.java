@@ -74,7 +74,8 @@ public final class Libc {
         int sigemptyset(Pointer set);
         int sigfillset(Pointer set);
         int sigaddset(Pointer set, int signum);
-        int pthread_sigmask(int how, Pointer set, Pointer oldset);
+        /** The calling thread's mask on Linux; pthread_sigmask is in libc only since glibc 2.32. */
+        int sigprocmask(int how, Pointer set, Pointer oldset);
         int posix_spawnp(@Out IntByReference pid, Pointer file, Pointer fa, Pointer attr, Pointer argv, Pointer envp);
         int execve(Pointer path, Pointer argv, Pointer envp);
         int waitpid(int pid, @Out IntByReference status, int options);

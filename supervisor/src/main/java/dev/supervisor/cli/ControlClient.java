@@ -101,7 +101,8 @@ final class ControlClient {
         while (true) {
             JsonNode answer = call(path, cmd, Duration.ofNanos(Math.max(1, deadline - System.nanoTime())));
             long left = deadline - System.nanoTime();
-            if (!answer.path(Message.BUSY).asBoolean() || left <= TimeUnit.MILLISECONDS.toNanos(pauseMillis)) {
+            // Another try needs its pause and a round trip within the timeout.
+            if (!answer.path(Message.BUSY).asBoolean() || left <= TimeUnit.MILLISECONDS.toNanos(pauseMillis + 100)) {
                 return answer;
             }
             if (pauseMillis == 10) {

@@ -44,7 +44,11 @@ public final class ControlServer implements AutoCloseable {
     static final long IDLE_MILLIS = 10_000;
     /** A connection idle between requests is closed after this long. */
     static final long KEEPALIVE_MILLIS = 60_000;
-    /** Connections at once, besides the workers' watch connections; more are refused at once. */
+    /**
+     * Connections served at once, besides the workers' watch connections. A request on one beyond
+     * them is answered busy (but a worker's listeners and watch); beyond twice as many a connection
+     * is answered busy and closed as it is accepted.
+     */
     static final int MAX_CLIENTS = 64;
     /** Requests of one connection handed to the supervisor and not answered yet; then it is not read. */
     static final int MAX_IN_FLIGHT = 4;
@@ -266,7 +270,7 @@ public final class ControlServer implements AutoCloseable {
         int awaiting;
         /** Waits for its drain event: never idle. */
         boolean watching;
-        /** Accepted while {@link #MAX_CLIENTS} others were connected. */
+        /** Accepted while {@link #MAX_CLIENTS} others were connected, and none has left since its last request. */
         boolean overLimit;
         /** The request line being handled, and those handed to the supervisor and not answered yet, in order. */
         String current;
@@ -400,9 +404,18 @@ public final class ControlServer implements AutoCloseable {
         clients++;
         if (access == ControlRequests.Access.REFUSED) {
             write(c, requests.refuse(cred[0], cred[1]), true);
+        } else if (clients > 2 * MAX_CLIENTS) {
+            refuseBusy(c); // a flood: no fd is held for it
         } else if (clients > MAX_CLIENTS) {
             c.overLimit = true; // refused at its first request unless that is a worker's (processLines)
         }
+    }
+
+    private void refuseBusy(Conn c) {
+        if (refusedFull++ == 0) {
+            Log.STDERR.info("control socket: " + MAX_CLIENTS + " clients connected: refusing more until one leaves");
+        }
+        write(c, Message.error("too many control connections (" + MAX_CLIENTS + "): try again").put(Message.BUSY, true), true);
     }
 
     /**
@@ -411,6 +424,9 @@ public final class ControlServer implements AutoCloseable {
      * else is connected (a malformed line gets its own error).
      */
     private boolean busy(Conn c, String line) {
+        if (c.overLimit && clients <= MAX_CLIENTS) {
+            c.overLimit = false; // others left since it connected
+        }
         if (!c.overLimit) {
             return false;
         }
@@ -476,10 +492,7 @@ public final class ControlServer implements AutoCloseable {
             c.requests++;
             c.current = new String(line, StandardCharsets.UTF_8).trim();
             if (busy(c, c.current)) {
-                if (refusedFull++ == 0) {
-                    Log.STDERR.info("control socket: " + MAX_CLIENTS + " clients connected: refusing more until one leaves");
-                }
-                write(c, Message.error("too many control connections (" + MAX_CLIENTS + "): try again").put(Message.BUSY, true), true);
+                refuseBusy(c);
                 break;
             }
             requests.handle(c, c.current);

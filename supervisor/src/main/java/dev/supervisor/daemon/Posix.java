@@ -95,7 +95,7 @@ public final class Posix {
                 }
             }
             if (mask != null) {
-                Libc.daemon().pthread_sigmask(Libc.SIG_SETMASK, mask, null);
+                Libc.daemon().sigprocmask(Libc.SIG_SETMASK, mask, null);
             }
         }
     }
@@ -112,7 +112,7 @@ public final class Posix {
         SavedSignals saved = new SavedSignals(signals, old);
         Pointer set = signalSet(signals);
         Pointer mask = Libc.allocate(SIGSET_BYTES);
-        check(Libc.daemon().pthread_sigmask(Libc.SIG_BLOCK, set, mask), "pthread_sigmask(SIG_BLOCK)");
+        Libc.check(Libc.daemon().sigprocmask(Libc.SIG_BLOCK, set, mask), "sigprocmask(SIG_BLOCK)");
         saved.mask = mask;
         Pointer ign = Libc.allocate(SIGACTION_BYTES);
         ign.putAddress(0, Libc.SIG_IGN);
@@ -130,7 +130,7 @@ public final class Posix {
 
     /** Unblocks {@code signals} in this thread: one held pending since an upgrade's exec is delivered now. */
     public static void unblock(int... signals) throws NativeException {
-        check(Libc.daemon().pthread_sigmask(Libc.SIG_UNBLOCK, signalSet(signals), null), "pthread_sigmask(SIG_UNBLOCK)");
+        Libc.check(Libc.daemon().sigprocmask(Libc.SIG_UNBLOCK, signalSet(signals), null), "sigprocmask(SIG_UNBLOCK)");
     }
 
     private static Pointer signalSet(int... signals) {
@@ -140,13 +140,6 @@ public final class Posix {
             Libc.daemon().sigaddset(set, s);
         }
         return set;
-    }
-
-    /** pthread_* calls return the error number instead of setting errno. */
-    private static void check(int error, String call) throws NativeException {
-        if (error != 0) {
-            throw new NativeException(call, error);
-        }
     }
 
     /**
