@@ -28,9 +28,12 @@ final class Rootfs {
     private Rootfs() {}
 
     static final String SUITE = "bookworm";
-    /** procps for /bin/kill in ExecReload= lines, python3 for the load client, the JRE for the .deb. */
+    /**
+     * procps for /bin/kill in ExecReload= lines, python3 for the load client, the JRE for the .deb,
+     * and Debian's own "supervisor" (supervisord), which the .deb installs beside.
+     */
     static final List<String> PACKAGES = List.of("systemd", "systemd-sysv", "dbus", "python3", "procps", "curl",
-            "openjdk-17-jre-headless");
+            "openjdk-17-jre-headless", "supervisor");
     private static final Duration BUILD_TIMEOUT = Duration.ofMinutes(15);
 
     /** The cached root file system, built first if there is none. */

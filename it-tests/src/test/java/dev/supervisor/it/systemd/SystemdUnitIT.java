@@ -158,6 +158,29 @@ class SystemdUnitIT {
     }
 
     /**
+     * Debian's "supervisor" package (supervisord) is in the root file system: the .deb installs
+     * beside it without a file of either replaced, each keeps its own manual page, and supervisord's
+     * service runs on while ours answers.
+     */
+    @Test
+    void installsBesideDebiansSupervisord() throws Exception {
+        assertEquals("install ok installed", c.check(CMD, "dpkg-query", "-W", "-f=${Status}", "supervisor").strip(),
+                "the root file system has Debian's supervisor package");
+        String supervisordFiles = c.check(CMD, "dpkg-query", "-L", "supervisor");
+        c.check(START, "dpkg", "-i", deb);
+        assertEquals("install ok installed install ok installed",
+                c.check(CMD, "dpkg-query", "-W", "-f=${Status} ", "supervisor", "socket-supervisor").strip());
+        assertEquals(supervisordFiles, c.check(CMD, "dpkg-query", "-L", "supervisor"), "supervisord's files are its own still");
+        assertEquals("supervisor: /usr/share/man/man1/supervisor.1.gz",
+                c.check(CMD, "dpkg-query", "-S", "/usr/share/man/man1/supervisor.1.gz").strip());
+        assertEquals("socket-supervisor: /usr/share/man/man1/supervisor.1socket.gz",
+                c.check(CMD, "dpkg-query", "-S", "/usr/share/man/man1/supervisor.1socket.gz").strip());
+        awaitShow("supervisor.service", s -> "running".equals(s.get("SubState")));
+        assertTrue(c.check(CMD, "supervisorctl", "version").strip().matches("\\d+(\\.\\d+)+"), "supervisord answers its client");
+        assertTrue(c.check(CMD, "supervisor", "--version").contains("supervisor"), "ours runs beside it");
+    }
+
+    /**
      * A newer .deb installed over a running instance: the postinst has the supervisor re-execute
      * itself from the new installation. Same MainPID, the same workers (no generation started: only
      * generation 1 answered the load), the new version in status and STATUS=, and no request failed.
