@@ -22,6 +22,8 @@ import dev.supervisor.protocol.Message;
  */
 final class ReloadHistory {
     static final int KEPT = 20;
+    /** The trigger of a reload asked for on the control socket. */
+    static final String CONTROL = "control";
     /** Upper bounds of supervisor_reload_duration_seconds (request to ready): JVM workers take seconds. */
     static final double[] DURATION_BOUNDS = {0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120};
     /** Upper bounds of supervisor_reload_overhead_seconds: the supervisor's own share, milliseconds. */
@@ -146,8 +148,9 @@ final class ReloadHistory {
         Arrays.stream(durationCounts).forEach(dc::add);
         ArrayNode oc = h.putArray("overhead_counts");
         Arrays.stream(overheadCounts).forEach(oc::add);
+        // A control request merged here is still in flight: the new image takes it again and counts it then.
         ArrayNode pending = h.putArray("pending");
-        pendingTriggers.forEach(pending::add);
+        pendingTriggers.stream().filter(t -> !CONTROL.equals(t)).forEach(pending::add);
         ArrayNode entries = h.putArray("last");
         for (Reload r : last) {
             ObjectNode e = entries.addObject().put("number", r.number).put("trigger", r.trigger).put("merged", r.merged)

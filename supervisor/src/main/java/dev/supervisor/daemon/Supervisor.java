@@ -168,7 +168,7 @@ public final class Supervisor implements Control {
     /** A reload asked for over the control socket. */
     @Override
     public void reload(Consumer<ReloadResult> done) {
-        reload("control", done);
+        reload(ReloadHistory.CONTROL, done);
     }
 
     /** A reload asked for by {@code trigger} ("control", "SIGHUP"), as the reload history names it. */
@@ -436,7 +436,7 @@ public final class Supervisor implements Control {
             }
             emit(SupervisorEvent.Kind.RELOAD_MERGED, running == null ? 0 : running.number, -1, null);
             pendingReload.add(done);
-            pendingSignalReload |= !"control".equals(trigger);
+            pendingSignalReload |= !ReloadHistory.CONTROL.equals(trigger); // a control request is in flight: it crosses an upgrade by itself
             history.merged(trigger);
         } else {
             startReload(List.of(done), trigger);
@@ -1189,10 +1189,15 @@ public final class Supervisor implements Control {
             swap.thawControl();
             spawner.resume();
             endUpgrade("the supervisor is stopping");
-        } catch (IOException | RuntimeException e) {
+        } catch (IOException e) {
             swap.thawControl();
             spawner.resume();
             endUpgrade("cannot execute the new image: " + e.getMessage());
+        } catch (RuntimeException e) {
+            log.info("the upgrade failed before the exec: " + stackTrace(e));
+            swap.thawControl();
+            spawner.resume();
+            endUpgrade("the hand-over failed before the exec: " + e);
         }
     }
 

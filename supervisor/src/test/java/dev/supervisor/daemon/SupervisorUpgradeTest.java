@@ -206,6 +206,48 @@ class SupervisorUpgradeTest {
         assertEquals(List.of(Libc.SIGTERM), next.byPid.get(old.ofGeneration(2).get(0).pid).signals, String.join("\n", log));
     }
 
+    /**
+     * Reloads asked for during an upgrade: one by SIGHUP crosses in the state, one on the control
+     * socket crosses as the request in flight that the new image takes again. Each is counted once.
+     */
+    @Test
+    void reloadsAskedForDuringAnUpgradeRunInTheNewImageCountedOnce() throws Exception {
+        FakeSpawner old = new FakeSpawner();
+        FakeSwap swap = new FakeSwap();
+        Supervisor a = started(old, swap);
+        CompletableFuture<String> failed = new CompletableFuture<>();
+        a.upgrade(failed::complete);
+        a.step();
+        a.reload("SIGHUP", r -> { });
+        a.reload(r -> { });
+        a.step();
+        swap.release.countDown();
+        stepUntil(a, failed::isDone);
+        State s = swap.handed;
+        assertNotNull(s);
+
+        FakeSpawner next = new FakeSpawner();
+        next.nextPid.set(2000);
+        Supervisor b = supervisor(next, new FakeSwap());
+        b.takeOver(s);
+        b.step();
+        assertEquals(2, next.ofGeneration(2).size(), "the SIGHUP's reload runs first");
+        CompletableFuture<ReloadResult> replayed = new CompletableFuture<>();
+        b.reload(replayed::complete); // what the control server does with the request it finds in flight
+        b.step();
+        next.ofGeneration(2).forEach(f -> f.notify(Wire.READY, f.pid));
+        b.step();
+        next.ofGeneration(3).forEach(f -> f.notify(Wire.READY, f.pid));
+        b.step();
+        assertEquals(3, replayed.get(10, TimeUnit.SECONDS).generation);
+        JsonNode reloads = status(b).path("reloads");
+        assertEquals(2, reloads.size(), reloads.toString());
+        assertEquals("control", reloads.get(0).path("trigger").asText(), reloads.toString());
+        assertEquals(1, reloads.get(0).path("merged").asInt(), reloads.toString());
+        assertEquals("SIGHUP", reloads.get(1).path("trigger").asText(), reloads.toString());
+        assertEquals(1, reloads.get(1).path("merged").asInt(), reloads.toString());
+    }
+
     @Test
     void anUpgradeAskedForDuringAReloadRunsAfterIt() {
         FakeSpawner spawner = new FakeSpawner();

@@ -236,6 +236,37 @@ class PackagingIT {
     }
 
     /**
+     * An upgrade's pre-flight check (SUPERVISOR_UPGRADE_CHECK) has the archive made before its JVM
+     * starts, in the foreground, or waits for the dump another run has begun: the new image that
+     * follows the check starts with the archive.
+     */
+    @Test
+    void anUpgradesCheckHasTheArchiveMadeBeforeItRuns() throws Exception {
+        Path cache = tmp.resolve("cache");
+        String launcher = dist.resolve("bin/supervisor").toString();
+        Map<String, String> env = Map.of("SUPERVISOR_CACHE_DIR", cache.toString(), "SUPERVISOR_CDS", "on");
+        Map<String, String> check = new HashMap<>(env);
+        check.put("SUPERVISOR_UPGRADE_CHECK", "1");
+
+        Result first = run(tmp, check, launcher, "--version");
+        assertEquals(0, first.code, "check run" + first);
+        List<Path> made;
+        try (Stream<Path> files = Files.list(cache)) {
+            made = files.filter(f -> !f.getFileName().toString().startsWith(".key-")).collect(Collectors.toList());
+        }
+        assertEquals(1, made.size(), "when the check run returns, the archive is there, and no lock or temporary file: " + made);
+        assertTrue(made.get(0).getFileName().toString().endsWith(".jsa"), made.toString());
+
+        // Another run's background dump holds the lock: the check waits for its archive.
+        Files.delete(made.get(0));
+        assertEquals(0, run(tmp, env, launcher, "--version").code, "a plain run starts the dump in the background");
+        Result second = run(tmp, check, launcher, "--version");
+        assertEquals(0, second.code, "check run" + second);
+        assertTrue(Files.isRegularFile(made.get(0)), "when the check run returns, the other run's archive is there");
+        awaitNoLock(cache);
+    }
+
+    /**
      * The archive's key is kept between starts, and must not outlive what it was made from: a jar
      * replaced by rename with an older time (as dpkg unpacks a package: its files keep their build
      * times), or overwritten in place with one, gets a new key at the next start.
