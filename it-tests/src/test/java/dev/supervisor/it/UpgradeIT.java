@@ -264,6 +264,30 @@ class UpgradeIT {
     }
 
     /**
+     * The copy's native library jar (jffi's stub) replaced by garbage: the CLI, which needs no
+     * native code, still runs, and the pre-flight's call through the native binding fails, so
+     * {@code upgrade} exits 1 naming the binding and the old image serves on. (Loading the binding
+     * alone passed: it yields a stand-in whose calls fail, and the new image died at its first call.)
+     */
+    @Test
+    @Timeout(value = 6, unit = TimeUnit.MINUTES)
+    void aNativeLibraryOfGarbageFailsTheUpgradeAndTheOldImageServesOn() throws Exception {
+        Dist dist = Dist.copy(tmp.resolve("dist"));
+        String base = dist.version();
+        try (SupervisorProcess s = start(dist).start()) {
+            int port = s.port("web");
+            s.awaitReady(1);
+            List<Long> workers = sorted(s.workerPids(1));
+            Dist.replace(dist.nativeJar(), "this is not a jar\n".getBytes(StandardCharsets.US_ASCII));
+            dist.setVersion(base + "+n1");
+
+            SupervisorProcess.Cli c = failedUpgrade(s, port, base);
+            assertTrue(c.stderr().contains("the native binding (jnr-ffi) does not work"), "the reason names the binding: " + c);
+            assertUnchanged(s, port, base, workers);
+        }
+    }
+
+    /**
      * The supervisor on JDK 25 (the launcher moves HotSpot's suspend signal there too, and the
      * control socket's channels are made with that JDK's internals): one upgrade by
      * {@code supervisor upgrade}, one by SIGUSR2, the same pid and workers, each answering.
@@ -809,7 +833,19 @@ class UpgradeIT {
 
         /** The supervisor jar's bytes replaced, by rename. */
         void replaceMainJar(byte[] content) throws IOException {
-            Path jar = mainJar();
+            replace(mainJar(), content);
+        }
+
+        /** lib/jffi-VERSION-native.jar: the native part of the binding, which only the daemon loads. */
+        Path nativeJar() throws IOException {
+            try (Stream<Path> jars = Files.list(home.resolve("lib"))) {
+                return jars.filter(p -> p.getFileName().toString().matches("jffi-.*-native\\.jar")).findFirst()
+                        .orElseThrow(() -> new AssertionError("no jffi-*-native.jar in " + home.resolve("lib")));
+            }
+        }
+
+        /** {@code jar}'s content replaced by rename, as a package manager does. */
+        static void replace(Path jar, byte[] content) throws IOException {
             Path next = jar.resolveSibling("." + jar.getFileName() + ".next");
             Files.write(next, content);
             Files.move(next, jar, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);

@@ -72,6 +72,7 @@ final class Daemon {
     private int checkTakeOver(Function<byte[], Config> configOf) {
         String failure = null;
         try {
+            checkNativeBinding();
             ControlServer.checkAdoption();
             State s = StateFile.fromBytes(System.in.readNBytes(StateFile.MAX_BYTES));
             Supervisor.check(s, configOf);
@@ -82,6 +83,22 @@ final class Daemon {
         }
         System.out.println(failure != null ? Message.error(failure) : Message.answer(true).put("version", Version.current()));
         return failure != null ? Wire.EXIT_FAILED : Wire.EXIT_OK;
+    }
+
+    /**
+     * A call through the native binding: loading it gives a stand-in whose every call fails when
+     * the native part (jffi's stub library) cannot be loaded, so only a call shows that it works.
+     */
+    private static void checkNativeBinding() {
+        long pid;
+        try {
+            pid = Libc.daemon().getpid();
+        } catch (LinkageError | RuntimeException e) {
+            throw new IllegalStateException("the native binding (jnr-ffi) does not work: " + e, e);
+        }
+        if (pid != ProcessHandle.current().pid()) {
+            throw new IllegalStateException("the native binding (jnr-ffi) says getpid() is " + pid + ", the JVM " + ProcessHandle.current().pid());
+        }
     }
 
     /** The fds the previous image handed over are ours, never a worker's: close-on-exec again. */
