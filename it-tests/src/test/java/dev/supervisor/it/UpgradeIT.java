@@ -278,12 +278,38 @@ class UpgradeIT {
             int port = s.port("web");
             s.awaitReady(1);
             List<Long> workers = sorted(s.workerPids(1));
-            Dist.replace(dist.nativeJar(), "this is not a jar\n".getBytes(StandardCharsets.US_ASCII));
+            Dist.replace(dist.lib("jffi-.*-native\\.jar"), "this is not a jar\n".getBytes(StandardCharsets.US_ASCII));
             dist.setVersion(base + "+n1");
 
             SupervisorProcess.Cli c = failedUpgrade(s, port, base);
             assertTrue(c.stderr().contains("the native binding (jnr-ffi) does not work"), "the reason names the binding: " + c);
             assertUnchanged(s, port, base, workers);
+        }
+    }
+
+    /**
+     * With {@code --metrics}, the copy's Prometheus client jar replaced by garbage: the pre-flight
+     * loads the metrics server's classes as the new image would, so {@code upgrade} exits 1 and
+     * the old image serves its workers and /metrics on.
+     */
+    @Test
+    @Timeout(value = 6, unit = TimeUnit.MINUTES)
+    void aMetricsLibraryOfGarbageFailsTheUpgradeAndTheOldImageServesOn() throws Exception {
+        Dist dist = Dist.copy(tmp.resolve("dist"));
+        String base = dist.version();
+        try (SupervisorProcess s = start(dist).option("--metrics", "127.0.0.1:0").start()) {
+            int port = s.port("web");
+            s.awaitReady(1);
+            Output.Match m = s.awaitLine(0, "^supervisor: metrics http://127\\.0\\.0\\.1:(\\d+)/metrics$", STEP);
+            int metricsPort = Integer.parseInt(m.group(1));
+            List<Long> workers = sorted(s.workerPids(1));
+            Dist.replace(dist.lib("prometheus-metrics-model-.*\\.jar"), "this is not a jar\n".getBytes(StandardCharsets.US_ASCII));
+            dist.setVersion(base + "+m1");
+
+            SupervisorProcess.Cli c = failedUpgrade(s, port, base);
+            assertTrue(c.stderr().contains("prometheus"), "the reason names what the metrics server could not load: " + c);
+            assertUnchanged(s, port, base, workers);
+            assertEquals(200, Http.get(metricsPort, "/ready").status(), "the old image's /metrics serves on");
         }
     }
 
@@ -836,11 +862,11 @@ class UpgradeIT {
             replace(mainJar(), content);
         }
 
-        /** lib/jffi-VERSION-native.jar: the native part of the binding, which only the daemon loads. */
-        Path nativeJar() throws IOException {
+        /** The one jar in lib/ whose name matches {@code regex}. */
+        Path lib(String regex) throws IOException {
             try (Stream<Path> jars = Files.list(home.resolve("lib"))) {
-                return jars.filter(p -> p.getFileName().toString().matches("jffi-.*-native\\.jar")).findFirst()
-                        .orElseThrow(() -> new AssertionError("no jffi-*-native.jar in " + home.resolve("lib")));
+                return jars.filter(p -> p.getFileName().toString().matches(regex)).findFirst()
+                        .orElseThrow(() -> new AssertionError("no " + regex + " in " + home.resolve("lib")));
             }
         }
 

@@ -76,6 +76,7 @@ final class Daemon {
             ControlServer.checkAdoption();
             State s = StateFile.fromBytes(System.in.readNBytes(StateFile.MAX_BYTES));
             Supervisor.check(s, configOf);
+            Metrics.check(configOf.apply(s.config).metrics);
             ProcessWrapper.build(ProcessWrapper.resolve(options.user));
             PosixSpawner.class.getName();
         } catch (IOException | RuntimeException | LinkageError e) {
@@ -307,7 +308,11 @@ final class Daemon {
             return Wire.EXIT_SOFTWARE;
         }
         try (control; notify; metrics) {
-            metrics.start(supervisor, log);
+            try {
+                metrics.start(supervisor, log);
+            } catch (RuntimeException | LinkageError e) {
+                log.info("cannot serve --metrics " + config.metrics + " after the upgrade: " + e + "; going on without it");
+            }
             supervisor.onDrain(control::drained);
             supervisor.upgradeWith(swap(control, spawner), configOf);
             control.start(supervisor, Supervisor.upgradedAnswer(s.version, s.upgrades));
@@ -323,8 +328,10 @@ final class Daemon {
     private Metrics metricsAfterUpgrade(Config config) {
         try {
             return Metrics.bind(config.metrics);
-        } catch (IOException | IllegalArgumentException e) {
-            log.info("cannot serve --metrics " + config.metrics + " after the upgrade: " + e.getMessage() + "; going on without it");
+        } catch (IOException | RuntimeException | LinkageError e) {
+            // A class the pre-flight loaded may still fail here (a jar replaced since): the workers need this process more.
+            log.info("cannot serve --metrics " + config.metrics + " after the upgrade: " + (e.getMessage() != null ? e.getMessage() : e)
+                    + "; going on without it");
             return Metrics.none();
         }
     }

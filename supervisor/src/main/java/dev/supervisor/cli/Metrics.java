@@ -26,6 +26,17 @@ final class Metrics implements AutoCloseable {
         return new Metrics(address == null ? null : MetricsServer.bind(address));
     }
 
+    /** An upgrade's pre-flight: with {@code address}, the metrics server's classes load and work. */
+    static void check(Address address) throws IOException {
+        if (address != null) {
+            try {
+                MetricsServer.checkLoadable(Version.current());
+            } catch (LinkageError | RuntimeException e) {
+                throw new IllegalStateException("the metrics server (--metrics " + address + ") does not load: " + e, e);
+            }
+        }
+    }
+
     /** No metrics (an upgraded image that could not bind them again). */
     static Metrics none() {
         return new Metrics(null);

@@ -68,6 +68,21 @@ public final class MetricsServer implements AutoCloseable {
         return new MetricsServer(HttpServer.create(sa, 16));
     }
 
+    /**
+     * Loads what {@link #start} and a scrape load, without binding anything: an upgrade's
+     * pre-flight, so that a broken Prometheus client fails the check, not the new image.
+     */
+    public static void checkLoadable(String version) throws IOException {
+        PrometheusRegistry registry = new PrometheusRegistry();
+        registry.register(new SupervisorCollector(version, () -> {
+            throw new IllegalStateException("not scraped in a check");
+        }));
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        PrometheusTextFormatWriter.create().write(out, new PrometheusRegistry().scrape());
+        OpenMetricsTextFormatWriter.create().write(out, new PrometheusRegistry().scrape());
+        HttpServer.class.getName();
+    }
+
     /** A client that opens many connections, sends slowly or reads slowly is cut off; a setting the user made stays. */
     private static void limit(String name, String value) {
         String property = "sun.net.httpserver." + name;
