@@ -311,6 +311,7 @@ final class Daemon {
             try {
                 metrics.start(supervisor, log);
             } catch (RuntimeException | LinkageError e) {
+                metrics.close(); // bound and never served, its port would take connections and answer none
                 log.info("cannot serve --metrics " + config.metrics + " after the upgrade: " + e + "; going on without it");
             }
             supervisor.onDrain(control::drained);

@@ -16,6 +16,7 @@ import dev.supervisor.daemon.upgrade.Version;
 final class Metrics implements AutoCloseable {
     /** Null without --metrics. */
     private final MetricsServer server;
+    private boolean closed;
 
     private Metrics(MetricsServer server) {
         this.server = server;
@@ -49,9 +50,11 @@ final class Metrics implements AutoCloseable {
         }
     }
 
+    /** Stops serving; once, however often it is called. */
     @Override
     public void close() {
-        if (server != null) {
+        if (server != null && !closed) {
+            closed = true;
             server.close();
         }
     }

@@ -237,16 +237,14 @@ class PackagingIT {
 
     /**
      * An upgrade's pre-flight check (SUPERVISOR_UPGRADE_CHECK) has the archive made before its JVM
-     * starts, in the foreground, or waits for the dump another run has begun: the new image that
-     * follows the check starts with the archive.
+     * starts, in the foreground, or waits for the dump another run holds the lock for: the new
+     * image that follows the check starts with the archive.
      */
     @Test
     void anUpgradesCheckHasTheArchiveMadeBeforeItRuns() throws Exception {
         Path cache = tmp.resolve("cache");
         String launcher = dist.resolve("bin/supervisor").toString();
-        Map<String, String> env = Map.of("SUPERVISOR_CACHE_DIR", cache.toString(), "SUPERVISOR_CDS", "on");
-        Map<String, String> check = new HashMap<>(env);
-        check.put("SUPERVISOR_UPGRADE_CHECK", "1");
+        Map<String, String> check = Map.of("SUPERVISOR_CACHE_DIR", cache.toString(), "SUPERVISOR_CDS", "on", "SUPERVISOR_UPGRADE_CHECK", "1");
 
         Result first = run(tmp, check, launcher, "--version");
         assertEquals(0, first.code, "check run" + first);
@@ -255,15 +253,31 @@ class PackagingIT {
             made = files.filter(f -> !f.getFileName().toString().startsWith(".key-")).collect(Collectors.toList());
         }
         assertEquals(1, made.size(), "when the check run returns, the archive is there, and no lock or temporary file: " + made);
-        assertTrue(made.get(0).getFileName().toString().endsWith(".jsa"), made.toString());
+        Path archive = made.get(0);
+        assertTrue(archive.getFileName().toString().endsWith(".jsa"), made.toString());
 
-        // Another run's background dump holds the lock: the check waits for its archive.
-        Files.delete(made.get(0));
-        assertEquals(0, run(tmp, env, launcher, "--version").code, "a plain run starts the dump in the background");
-        Result second = run(tmp, check, launcher, "--version");
-        assertEquals(0, second.code, "check run" + second);
-        assertTrue(Files.isRegularFile(made.get(0)), "when the check run returns, the other run's archive is there");
-        awaitNoLock(cache);
+        // Another run holds the lock of this archive's dump: the check waits for it, and makes none itself.
+        Path aside = Files.move(archive, tmp.resolve("aside.jsa"));
+        Path lock = Files.createDirectory(cache.resolve("." + archive.getFileName().toString().replace(".jsa", ".lock")));
+        ProcessBuilder pb = new ProcessBuilder(launcher, "--version").redirectErrorStream(true).redirectOutput(tmp.resolve("check.out").toFile());
+        for (String v : List.of("JDK_JAVA_OPTIONS", "JAVA_TOOL_OPTIONS", "_JAVA_OPTIONS", "SUPERVISOR_JAVA_OPTS")) {
+            pb.environment().remove(v);
+        }
+        pb.environment().putAll(check);
+        Process waiting = pb.start();
+        try {
+            assertFalse(waiting.waitFor(1, TimeUnit.SECONDS), "the check waits while the lock is held and there is no archive");
+            Files.move(aside, archive);
+            Files.delete(lock);
+            assertTrue(waiting.waitFor(QUICK.toSeconds(), TimeUnit.SECONDS), "the check goes on once the archive is there");
+        } finally {
+            waiting.destroyForcibly();
+        }
+        assertEquals(0, waiting.exitValue(), Files.readString(tmp.resolve("check.out")));
+        try (Stream<Path> files = Files.list(cache)) {
+            assertEquals(List.of(archive), files.filter(f -> !f.getFileName().toString().startsWith(".key-")).collect(Collectors.toList()),
+                    "the other run's archive, and nothing the check made");
+        }
     }
 
     /**

@@ -176,7 +176,8 @@ class SystemdUnitIT {
         assertEquals("socket-supervisor: /usr/share/man/man1/supervisor.1socket.gz",
                 c.check(CMD, "dpkg-query", "-S", "/usr/share/man/man1/supervisor.1socket.gz").strip());
         awaitShow("supervisor.service", s -> "running".equals(s.get("SubState")));
-        assertTrue(c.check(CMD, "supervisorctl", "version").strip().matches("\\d+(\\.\\d+)+"), "supervisord answers its client");
+        // Type=simple: running before supervisord has made its socket
+        assertTrue(awaitCommand("supervisorctl", "version").strip().matches("\\d+(\\.\\d+)+"), "supervisord answers its client");
         assertTrue(c.check(CMD, "supervisor", "--version").contains("supervisor"), "ours runs beside it");
     }
 
@@ -270,6 +271,21 @@ class SystemdUnitIT {
             Thread.sleep(200); // a poll: systemd has no "wait until restarted" to call from outside its bus
         }
         return s;
+    }
+
+    /** The output of {@code argv} in the container once it exits 0, polled with a deadline. */
+    private String awaitCommand(String... argv) throws IOException, InterruptedException {
+        long end = System.nanoTime() + START.toNanos();
+        while (true) {
+            Host.Result r = c.exec(CMD, argv);
+            if (r.code() == 0) {
+                return r.output();
+            }
+            if (System.nanoTime() - end > 0) {
+                return fail(String.join(" ", argv) + " did not succeed in " + START + ": exit " + r.code() + ": " + r.output());
+            }
+            Thread.sleep(200); // a poll: the command is the only way to ask
+        }
     }
 
     /** {@code supervisor status --json} of the instance, as root in the container. */

@@ -6,6 +6,8 @@ import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -73,13 +75,15 @@ public final class MetricsServer implements AutoCloseable {
      * pre-flight, so that a broken Prometheus client fails the check, not the new image.
      */
     public static void checkLoadable(String version) throws IOException {
+        // A scrape of a supervisor with one of everything, written in both formats.
+        Snapshot.Histogram h = new Snapshot.Histogram(new double[] {1}, new long[] {1, 0}, 0.5);
+        Snapshot s = new Snapshot(1, true, Map.of("ready", 1), Map.of("ready", 1), 0, new Snapshot.Reloads(1, 0, true, 0, h, h),
+                List.of(new Snapshot.ListenerQueue("check", 0, 1)), new Connections.Census(List.of(), Map.of(1, List.of())));
         PrometheusRegistry registry = new PrometheusRegistry();
-        registry.register(new SupervisorCollector(version, () -> {
-            throw new IllegalStateException("not scraped in a check");
-        }));
+        registry.register(new SupervisorCollector(version, () -> new SupervisorCollector.Scrape(s, Map.of(1, 0), ProcessStats.read())));
         ByteArrayOutputStream out = new ByteArrayOutputStream();
-        PrometheusTextFormatWriter.create().write(out, new PrometheusRegistry().scrape());
-        OpenMetricsTextFormatWriter.create().write(out, new PrometheusRegistry().scrape());
+        PrometheusTextFormatWriter.create().write(out, registry.scrape());
+        OpenMetricsTextFormatWriter.create().write(out, registry.scrape());
         HttpServer.class.getName();
     }
 
