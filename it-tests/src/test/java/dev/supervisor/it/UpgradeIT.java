@@ -316,14 +316,18 @@ class UpgradeIT {
     /**
      * The supervisor on JDK 25 (the launcher moves HotSpot's suspend signal there too, and the
      * control socket's channels are made with that JDK's internals): one upgrade by
-     * {@code supervisor upgrade}, one by SIGUSR2, the same pid and workers, each answering.
+     * {@code supervisor upgrade}, one by SIGUSR2, the same pid and workers, each answering. With
+     * class-data sharing on, as shipped: each pre-flight makes the new version's archive, and the
+     * last new image maps it.
      */
     @Test
     @Timeout(value = 6, unit = TimeUnit.MINUTES)
     void upgradesOnJdk25KeepThePidAndTheWorkers() throws Exception {
         Dist dist = Dist.copy(tmp.resolve("dist"));
         String base = dist.version();
-        try (SupervisorProcess s = start(dist).javaHome(Fixtures.jdk25()).start()) {
+        Path cds = tmp.resolve("cds");
+        try (SupervisorProcess s = start(dist).javaHome(Fixtures.jdk25()).env("SUPERVISOR_CDS", "on").env("SUPERVISOR_CACHE_DIR", cds.toString())
+                .start()) {
             int port = s.port("web");
             s.awaitReady(1);
             long pid = s.pid();
@@ -342,6 +346,13 @@ class UpgradeIT {
             assertEquals(base + "+j2", st.path("version").asText(), st.toString());
             assertEquals(workers, pids(st, 1), "the same workers: " + st);
             assertEquals(200, Http.get(port, "/").status());
+            List<Path> archives;
+            try (Stream<Path> files = Files.list(cds)) {
+                archives = files.filter(f -> f.getFileName().toString().endsWith(".jsa")).toList();
+            }
+            assertEquals(1, archives.size(), "the last pre-flight's archive, the older ones removed: " + archives);
+            assertTrue(Files.readString(Path.of("/proc", Long.toString(pid), "maps")).contains(archives.get(0).toString()),
+                    "the new image maps the archive its pre-flight made: " + archives.get(0));
         }
     }
 
