@@ -35,8 +35,11 @@ class GunicornIT {
     void servesAWsgiAppThroughTheSupervisorsSocket() throws Exception {
         Path gunicorn = Fixtures.gunicorn();
         Path app = Fixtures.script("wsgi_app.py").getParent();
+        // gunicorn's own READY=1 comes before its workers boot, so the TERM below can meet a worker
+        // that has not installed its handlers yet, or the arbiter between two spawns: that worker
+        // misses the TERM and the arbiter KILLs it after its graceful timeout (30 s by default).
         try (SupervisorProcess s = SupervisorProcess.run(tmp).listen("web", "127.0.0.1:0").readyNotify()
-                .command(gunicorn.toString(), "--chdir", app.toString(), "--workers", "2", "wsgi_app:app").start()) {
+                .command(gunicorn.toString(), "--chdir", app.toString(), "--workers", "2", "--graceful-timeout", "5", "wsgi_app:app").start()) {
             int port = s.port("web");
             s.awaitLine("Listening at: http://127\\.0\\.0\\.1:" + port + " ");
             s.awaitReady(1); // READY=1 from gunicorn's arbiter

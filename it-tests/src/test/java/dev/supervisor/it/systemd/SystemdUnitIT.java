@@ -261,30 +261,34 @@ class SystemdUnitIT {
 
     /** Polls {@link #show} until {@code until} holds, with a deadline. */
     private Map<String, String> awaitShow(String unit, Predicate<Map<String, String>> until) throws IOException, InterruptedException {
-        long end = System.nanoTime() + START.toNanos();
-        Map<String, String> s;
-        while (!until.test(s = show(unit))) {
-            if (System.nanoTime() - end > 0) {
-                fail(unit + " did not get there in " + START + ": " + s + "\n"
-                        + c.exec(CMD, "journalctl", "--no-pager", "-n", "60", "-u", unit).output());
-            }
-            Thread.sleep(200); // a poll: systemd has no "wait until restarted" to call from outside its bus
-        }
-        return s;
+        return poll(() -> show(unit), until, s -> unit + " did not get there in " + START + ": " + s + "\n"
+                + c.exec(CMD, "journalctl", "--no-pager", "-n", "60", "-u", unit).output());
     }
 
     /** The output of {@code argv} in the container once it exits 0, polled with a deadline. */
     private String awaitCommand(String... argv) throws IOException, InterruptedException {
+        return poll(() -> c.exec(CMD, argv), r -> r.code() == 0,
+                r -> String.join(" ", argv) + " did not succeed in " + START + ": exit " + r.code() + ": " + r.output()).output();
+    }
+
+    /** What the container says, asked every 200 ms until it is {@code done}, for at most {@link #START}. */
+    private static <T> T poll(Probe<T> probe, Predicate<T> done, Probe.Why<T> why) throws IOException, InterruptedException {
         long end = System.nanoTime() + START.toNanos();
-        while (true) {
-            Host.Result r = c.exec(CMD, argv);
-            if (r.code() == 0) {
-                return r.output();
-            }
+        T v;
+        while (!done.test(v = probe.get())) {
             if (System.nanoTime() - end > 0) {
-                return fail(String.join(" ", argv) + " did not succeed in " + START + ": exit " + r.code() + ": " + r.output());
+                fail(why.of(v));
             }
-            Thread.sleep(200); // a poll: the command is the only way to ask
+            Thread.sleep(200); // a poll: neither systemd's state nor a command's success has an event to wait on from outside
+        }
+        return v;
+    }
+
+    private interface Probe<T> {
+        T get() throws IOException, InterruptedException;
+
+        interface Why<T> {
+            String of(T last) throws IOException, InterruptedException;
         }
     }
 
