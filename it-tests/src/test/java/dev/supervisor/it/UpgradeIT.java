@@ -272,19 +272,7 @@ class UpgradeIT {
     @Test
     @Timeout(value = 6, unit = TimeUnit.MINUTES)
     void aNativeLibraryOfGarbageFailsTheUpgradeAndTheOldImageServesOn() throws Exception {
-        Dist dist = Dist.copy(tmp.resolve("dist"));
-        String base = dist.version();
-        try (SupervisorProcess s = start(dist).start()) {
-            int port = s.port("web");
-            s.awaitReady(1);
-            List<Long> workers = sorted(s.workerPids(1));
-            Dist.replace(dist.lib("jffi-.*-native\\.jar"), "this is not a jar\n".getBytes(StandardCharsets.US_ASCII));
-            dist.setVersion(base + "+n1");
-
-            SupervisorProcess.Cli c = failedUpgrade(s, port, base);
-            assertTrue(c.stderr().contains("the native binding (jnr-ffi) does not work"), "the reason names the binding: " + c);
-            assertUnchanged(s, port, base, workers);
-        }
+        brokenLibraryFailsTheUpgrade("jffi-.*-native\\.jar", List.of(), "the native binding (jnr-ffi) does not work", s -> { });
     }
 
     /**
@@ -295,22 +283,37 @@ class UpgradeIT {
     @Test
     @Timeout(value = 6, unit = TimeUnit.MINUTES)
     void aMetricsLibraryOfGarbageFailsTheUpgradeAndTheOldImageServesOn() throws Exception {
+        brokenLibraryFailsTheUpgrade("prometheus-metrics-model-.*\\.jar", List.of("--metrics", "127.0.0.1:0"),
+                "the metrics server (--metrics tcp://127.0.0.1:0) does not load", s -> {
+                    Output.Match m = s.awaitLine(0, "^supervisor: metrics http://127\\.0\\.0\\.1:(\\d+)/metrics$", STEP);
+                    assertEquals(200, Http.get(Integer.parseInt(m.group(1)), "/ready").status(), "the old image's /metrics serves on");
+                });
+    }
+
+    /**
+     * The supervisor from a copy started with {@code options}; then the copy's lib/ jar matching
+     * {@code jar} is replaced by garbage (and the version bumped): {@code upgrade} exits 1 with a
+     * reason containing {@code reason}, the old image runs on unchanged, and {@code after} holds.
+     */
+    private void brokenLibraryFailsTheUpgrade(String jar, List<String> options, String reason, Check after) throws Exception {
         Dist dist = Dist.copy(tmp.resolve("dist"));
         String base = dist.version();
-        try (SupervisorProcess s = start(dist).option("--metrics", "127.0.0.1:0").start()) {
+        try (SupervisorProcess s = start(dist).option(options.toArray(String[]::new)).start()) {
             int port = s.port("web");
             s.awaitReady(1);
-            Output.Match m = s.awaitLine(0, "^supervisor: metrics http://127\\.0\\.0\\.1:(\\d+)/metrics$", STEP);
-            int metricsPort = Integer.parseInt(m.group(1));
             List<Long> workers = sorted(s.workerPids(1));
-            Dist.replace(dist.lib("prometheus-metrics-model-.*\\.jar"), "this is not a jar\n".getBytes(StandardCharsets.US_ASCII));
-            dist.setVersion(base + "+m1");
+            Dist.replace(dist.lib(jar), "this is not a jar\n".getBytes(StandardCharsets.US_ASCII));
+            dist.setVersion(base + "+broken");
 
             SupervisorProcess.Cli c = failedUpgrade(s, port, base);
-            assertTrue(c.stderr().contains("prometheus"), "the reason names what the metrics server could not load: " + c);
+            assertTrue(c.stderr().contains(reason), "the reason names what failed: " + c);
             assertUnchanged(s, port, base, workers);
-            assertEquals(200, Http.get(metricsPort, "/ready").status(), "the old image's /metrics serves on");
+            after.on(s);
         }
+    }
+
+    private interface Check {
+        void on(SupervisorProcess s) throws Exception;
     }
 
     /**
