@@ -10,9 +10,19 @@
 # it booted is replaced, and its replacement counts). The arbiter keeps supervisor's uid, so this
 # works with gunicorn's `user` setting too.
 #
-# With a config file of your own, call these three functions from your hooks of the same names.
+# A stop or drain asked for by a signal ends each worker and the arbiter without Python's
+# teardown of the interpreter (on_exit, worker_exit): after the exit handlers that atexit holds
+# (logging's flush among them) and a flush of stdout and stderr, os._exit(0). That teardown frees
+# every object one by one: about 100 ms of CPU in the arbiter and more in a worker that loaded the
+# app, spent just when the new generation takes all the load. What it skips are the finalizers
+# (__del__) of objects still alive then.
+# A worker or arbiter that exits for any other reason (a failed boot, an error) exits as before.
+#
+# With a config file of your own, call these five functions from your hooks of the same names.
+import atexit
 import os
 import socket
+import sys
 import threading
 
 _notify_socket = None
@@ -59,3 +69,23 @@ def _notify_when_booted(server):
             s.sendall(("READY=1\nSTATUS=%d gunicorn workers booted" % wanted).encode())
     except OSError as e:
         server.log.warning("cannot say READY=1 on NOTIFY_SOCKET %s: %s", _notify_socket, e)
+
+
+def on_exit(server):
+    # halt() calls this from its handler of the stop's StopIteration (TERM, INT, QUIT) and exits 0.
+    if isinstance(sys.exc_info()[1], (StopIteration, KeyboardInterrupt)):
+        _exit_now()
+
+
+def worker_exit(server, worker):
+    # Called in the worker's finally block: the SystemExit on its way out says how it ends.
+    e = sys.exc_info()[1]
+    if isinstance(e, SystemExit) and e.code == 0:
+        _exit_now()
+
+
+def _exit_now():
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)

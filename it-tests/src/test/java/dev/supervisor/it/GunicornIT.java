@@ -63,7 +63,9 @@ class GunicornIT {
      * The app takes 1.5 s to load in each worker and notes each load in a file. With the example
      * config, the generation is ready (and the old one drains) only once both workers of the new
      * gunicorn have loaded it: when `reload` answers, the file already names both, children of the
-     * new arbiter. (gunicorn's own READY=1 comes before it forks any worker.)
+     * new arbiter. (gunicorn's own READY=1 comes before it forks any worker.) The config's quick
+     * exit keeps what an exit promises: the drained workers run their atexit handlers, and the old
+     * arbiter exits 0.
      */
     @Test
     void withTheExampleConfigAReloadWaitsUntilEveryNewWorkerLoadedTheApp() throws Exception {
@@ -71,8 +73,10 @@ class GunicornIT {
         Path app = Fixtures.script("wsgi_app.py").getParent();
         Path config = Fixtures.supervisorHome().resolve("share/doc/supervisor/examples/gunicorn.conf.py");
         Path loaded = tmp.resolve("loaded.txt");
+        Path exited = tmp.resolve("exited.txt");
         try (SupervisorProcess s = SupervisorProcess.run(tmp).listen("web", "127.0.0.1:0").readyNotify()
                 .env("WSGI_APP_LOADED", loaded.toString()).env("WSGI_APP_LOAD_SECONDS", "1.5")
+                .env("WSGI_APP_EXITED", exited.toString())
                 .command(gunicorn.toString(), "-c", config.toString(), "--chdir", app.toString(), "--workers", "2",
                         "--worker-class", "gthread", "wsgi_app:app").start()) {
             int port = s.port("web");
@@ -88,6 +92,10 @@ class GunicornIT {
             assertEquals(Set.of(arbiter1, arbiter2), parents(loaded, 4),
                     "when reload answered, both workers of the new arbiter had loaded the app: " + lines);
             s.awaitLine("^supervisor: generation 1 exited$", Duration.ofSeconds(30));
+            s.awaitLine("^supervisor: worker 1\\.0 \\(pid " + arbiter1 + "\\) exited with code 0 \\(drained\\)$");
+            Set<String> workers1 = lines.stream().filter(l -> l.endsWith(" " + arbiter1)).collect(Collectors.toSet());
+            assertEquals(2, workers1.size(), lines.toString());
+            assertTrue(Files.readAllLines(exited).containsAll(workers1), "atexit ran in both drained workers: " + Files.readAllLines(exited));
             Load.Result result = load.stop();
             assertEquals(0, result.failed(), "requests across the reload: " + result);
             assertTrue(result.answered() > 0, result.toString());
