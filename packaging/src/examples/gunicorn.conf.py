@@ -10,13 +10,15 @@
 # it booted is replaced, and its replacement counts). The arbiter keeps supervisor's uid, so this
 # works with gunicorn's `user` setting too.
 #
-# A stop or drain asked for by a signal ends each worker and the arbiter without Python's
-# teardown of the interpreter (on_exit, worker_exit): after the exit handlers that atexit holds
-# (logging's flush among them) and a flush of stdout and stderr, os._exit(0). That teardown frees
-# every object one by one: about 100 ms of CPU in the arbiter and more in a worker that loaded the
-# app, spent just when the new generation takes all the load. What it skips are the finalizers
-# (__del__) of objects still alive then.
-# A worker or arbiter that exits for any other reason (a failed boot, an error) exits as before.
+# A worker that ends with status 0 (told to stop or drain, or at max_requests) and an arbiter
+# stopped by TERM, INT or QUIT end without Python's teardown of the interpreter (worker_exit,
+# on_exit): they do what the usual exit does first (wait for the other threads, run the atexit
+# handlers, logging's flush among them, flush stdout and stderr) and then os._exit(0). The teardown
+# frees every object one by one: about 100 ms of CPU in the arbiter and more in a worker that loaded
+# the app, spent just when the new generation takes all the load. What it would still have done:
+# finalizers (__del__) and `finally` blocks of suspended generators, and flushing a buffered file
+# the app left open without flushing or closing it. Any other exit (a failed boot, an error, a
+# timeout) is the usual one.
 #
 # With a config file of your own, call these five functions from your hooks of the same names.
 import atexit
@@ -72,7 +74,8 @@ def _notify_when_booted(server):
 
 
 def on_exit(server):
-    # halt() calls this from its handler of the stop's StopIteration (TERM, INT, QUIT) and exits 0.
+    # The arbiter's loop halts (and exits 0) in its handler of the StopIteration that TERM, INT and
+    # QUIT raise, or of a KeyboardInterrupt; a HaltServer (a worker that failed to boot) is not one.
     if isinstance(sys.exc_info()[1], (StopIteration, KeyboardInterrupt)):
         _exit_now()
 
@@ -85,7 +88,15 @@ def worker_exit(server, worker):
 
 
 def _exit_now():
-    atexit._run_exitfuncs()
+    # The steps of CPython's own exit before its teardown, in its order: threading's exit hooks
+    # (concurrent.futures wakes its idle pool threads there) and the wait for non-daemon threads,
+    # then the atexit handlers. Both run in the main thread, as here.
+    wait_for_threads = getattr(threading, "_shutdown", None)
+    run_exit_handlers = getattr(atexit, "_run_exitfuncs", None)
+    if wait_for_threads is None or run_exit_handlers is None:
+        return  # not CPython: the usual exit
+    wait_for_threads()
+    run_exit_handlers()
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(0)

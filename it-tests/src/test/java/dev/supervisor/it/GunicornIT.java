@@ -64,8 +64,8 @@ class GunicornIT {
      * config, the generation is ready (and the old one drains) only once both workers of the new
      * gunicorn have loaded it: when `reload` answers, the file already names both, children of the
      * new arbiter. (gunicorn's own READY=1 comes before it forks any worker.) The config's quick
-     * exit keeps what an exit promises: the drained workers run their atexit handlers, and the old
-     * arbiter exits 0.
+     * exit keeps what an exit promises: the drained workers, whose app holds an idle thread pool,
+     * run their atexit handlers, and the old arbiter exits 0.
      */
     @Test
     void withTheExampleConfigAReloadWaitsUntilEveryNewWorkerLoadedTheApp() throws Exception {
@@ -76,7 +76,7 @@ class GunicornIT {
         Path exited = tmp.resolve("exited.txt");
         try (SupervisorProcess s = SupervisorProcess.run(tmp).listen("web", "127.0.0.1:0").readyNotify()
                 .env("WSGI_APP_LOADED", loaded.toString()).env("WSGI_APP_LOAD_SECONDS", "1.5")
-                .env("WSGI_APP_EXITED", exited.toString())
+                .env("WSGI_APP_EXITED", exited.toString()).env("WSGI_APP_POOL", "1")
                 .command(gunicorn.toString(), "-c", config.toString(), "--chdir", app.toString(), "--workers", "2",
                         "--worker-class", "gthread", "wsgi_app:app").start()) {
             int port = s.port("web");
