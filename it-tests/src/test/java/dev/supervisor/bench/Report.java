@@ -192,7 +192,7 @@ final class Report {
         md.append("\n### Latency (ms, p50 / p99 / max; successful requests)\n\n");
         md.append("Latency runs from the moment a request was due (each client sends at a constant rate), so a stall counts for every request it "
                 + "held up, not only for the ones in flight.\n\n");
-        md.append("Steady = the steady phase after its first seconds; after reload = requests started within 1 s after one of the spaced reloads; "
+        md.append("Steady = the steady phase after its first seconds; after reload = requests started from a spaced reload's request until 1 s after it was done (the new generation starting, the old one draining, and the second after); "
                 + "back to back = the phase of reloads one after the other (new workers starting and old ones draining all the time).\n\n");
         md.append("| target | fresh, steady | fresh, after reload | fresh, back to back | keep-alive, steady | keep-alive, after reload | keep-alive, back to back |\n"
                 + "|---|---|---|---|---|---|---|\n");

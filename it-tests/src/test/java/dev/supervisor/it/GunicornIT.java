@@ -74,11 +74,12 @@ class GunicornIT {
         Path config = Fixtures.supervisorHome().resolve("share/doc/supervisor/examples/gunicorn.conf.py");
         Path loaded = tmp.resolve("loaded.txt");
         Path exited = tmp.resolve("exited.txt");
+        Path first = tmp.resolve("first.txt");
         try (SupervisorProcess s = SupervisorProcess.run(tmp).listen("web", "127.0.0.1:0").readyNotify()
                 .env("WSGI_APP_LOADED", loaded.toString()).env("WSGI_APP_LOAD_SECONDS", "1.5")
-                .env("WSGI_APP_EXITED", exited.toString()).env("WSGI_APP_POOL", "1")
+                .env("WSGI_APP_EXITED", exited.toString()).env("WSGI_APP_POOL", "1").env("WSGI_APP_FIRST", first.toString())
                 .command(gunicorn.toString(), "-c", config.toString(), "--chdir", app.toString(), "--workers", "2",
-                        "--worker-class", "gthread", "wsgi_app:app").start()) {
+                        "--worker-class", "gthread", "--threads", "4", "wsgi_app:app").start()) {
             int port = s.port("web");
             s.awaitReady(1);
             long arbiter1 = s.workerPids(1).get(0);
@@ -103,6 +104,14 @@ class GunicornIT {
             Matcher m = BODY.matcher(Http.get(port, "/after").body());
             assertTrue(m.matches());
             assertTrue(lines.contains(m.group(1) + " " + arbiter2), "a worker of the new arbiter answers: " + m.group(1) + " " + lines);
+            List<String> firsts = Files.readAllLines(first);
+            assertTrue(firsts.stream().anyMatch(l -> l.startsWith(m.group(1) + " ")), "its first request is noted: " + firsts);
+            for (String l : firsts) {
+                String[] f = l.split(" ");
+                assertTrue(Integer.parseInt(f[1]) >= 1 + 4 + 1 && Integer.parseInt(f[2]) > 0,
+                        "before its first request each worker ran its 4 pool threads (besides the main thread and the app's own) "
+                                + "and had frozen what it loaded: " + firsts);
+            }
 
             s.signal("TERM");
             assertEquals(0, s.awaitExit(Duration.ofSeconds(30)));
