@@ -11,12 +11,17 @@
 # works with gunicorn's `user` setting too.
 #
 # Before it counts as booted, each worker also readies itself for the load it takes when the old
-# generation drains (post_worker_init): a full garbage collection, then gc.freeze(), so that its
-# first collections under load do not walk the objects it got from the arbiter and from loading the
-# app (each write to an object's GC header copies a page it shares with the arbiter, with every
-# thread of the worker waiting), and later ones skip them; and a gthread worker starts all of its
-# `threads` pool threads. This costs a worker about 20 ms of CPU on an idle machine, several times
-# that under load, all of it while the old generation still serves.
+# generation drains (post_worker_init): it collects once, freezes what it holds (gc.freeze()), and
+# a gthread worker starts all of its pool threads. Otherwise its first collections come just as
+# it takes all the load, each with every thread of the worker waiting, and so does the copying of
+# the pages it shares with the arbiter that they write to. The collection writes to every object
+# the worker holds, so it copies those pages now: with preload_app each worker holds its own copy
+# of the app's pages from the start (most of which its reference counts would copy anyway).
+# Freezing in the arbiter instead would keep them shared, and measured slower reloads: the copying
+# then comes under load. It costs a worker a collection of everything it holds at boot (tens of ms,
+# more on a busy machine), spent, in a reload, while the old generation still serves. A frozen
+# object is never collected: cycles among what the app loaded that it later drops stay in memory
+# until the worker ends.
 #
 # A worker that ends with status 0 (told to stop or drain, or at max_requests) and an arbiter
 # stopped by TERM, INT or QUIT end without Python's teardown of the interpreter (worker_exit,
@@ -70,17 +75,20 @@ def post_worker_init(worker):
 
 def _start_pool_threads(worker):
     # A ThreadPoolExecutor starts a thread only for a task that finds none idle: give it as many
-    # tasks as threads, each held until all have started.
+    # tasks as it has threads, each held until all have started.
     pool = getattr(worker, "tpool", None)  # gthread's
     if pool is None:
         return
-    started = threading.Barrier(worker.cfg.threads + 1)
-    for _ in range(worker.cfg.threads):
-        pool.submit(started.wait, 10)
+    n = getattr(pool, "_max_workers", worker.cfg.threads)
+    started = threading.Barrier(n + 1, timeout=5)
     try:
-        started.wait(10)
-    except threading.BrokenBarrierError:
-        pass  # a thread that did not start in time starts with the first request that needs it
+        for _ in range(n):
+            pool.submit(started.wait)
+        started.wait()
+    except (RuntimeError, threading.BrokenBarrierError) as e:
+        # Out of threads, or one not yet running: the worker serves all the same.
+        started.abort()
+        worker.log.warning("pool threads not all started before the first request: %r", e)
 
 
 def _notify_when_booted(server):

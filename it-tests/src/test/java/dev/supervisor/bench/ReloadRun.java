@@ -172,13 +172,14 @@ final class ReloadRun {
     /**
      * Latency (ms) of the successful requests of {@code mode} that started in a window: the steady
      * phase (after its first seconds), each spaced reload from its request until 1 s after it was done
-     * (the new generation's start, the old one's drain and the second after), or the back-to-back phase.
+     * (the new generation's start, the old one's drain and the second after; a failed one's first
+     * second), or the back-to-back phase.
      */
     Stats latency(LoadGen.Mode mode, Window w) {
         double[] v = new double[samples.size];
         int n = 0;
         long[] reqs = reloads.stream().limit(spaced).mapToLong(Target.Reload::requestedNanos).toArray();
-        long[] ends = reloads.stream().limit(spaced).mapToLong(r -> r.doneNanos() + 1_000_000_000L).toArray();
+        long[] ends = reloads.stream().limit(spaced).mapToLong(r -> (r.ok() ? r.doneNanos() : r.requestedNanos()) + 1_000_000_000L).toArray();
         boolean afterReload = w == Window.AFTER_SPACED_RELOAD;
         int k = 0;
         long steadyStart = steadyFrom + Math.min(2_000_000_000L, (reloadFrom - steadyFrom) / 4);
