@@ -16,7 +16,7 @@
 # it takes all the load, each with every thread of the worker waiting, and so does the copying of
 # the pages it shares with the arbiter that they write to. The collection writes to every object
 # the worker holds, so it copies those pages now: with preload_app each worker holds its own copy
-# of the app's pages from the start (most of which its reference counts would copy anyway).
+# of the app's pages from the start (many of which its reference counts would copy anyway).
 # Freezing in the arbiter instead would keep them shared, and measured slower reloads: the copying
 # then comes under load. It costs a worker a collection of everything it holds at boot (tens of ms,
 # more on a busy machine), spent, in a reload, while the old generation still serves. A frozen

@@ -45,7 +45,7 @@ public final class Bench {
         int otherReloads = 200;
         Duration steady = Duration.ofSeconds(10);
         Duration gap = Duration.ofMillis(50);
-        /** The first reloads of each run come this far apart, so that the second after each is measured on its own. */
+        /** The first reloads of each run come this far apart (after the previous one was done), so that each one's window is measured on its own. */
         int spacedReloads = 15;
         Duration spacedGap = Duration.ofMillis(1500);
         Duration idle = Duration.ofSeconds(60);
