@@ -111,7 +111,9 @@ public final class Activation {
      * SUPERVISOR_DRAIN_SIGNAL) start the drain instead of stopping the JVM, so the worker must exit
      * by itself once drained. Actions run in the order they were added, on the thread that
      * delivers the signal: keep them short, or hand the work to your own threads. An action
-     * added after the drain started runs at once.
+     * added after the drain started runs at once. Under a supervisor the first call also opens
+     * the watch for its drain message and returns once the supervisor has taken it (at most 2 s),
+     * so call it before {@link #ready()}.
      *
      * @param action what to do to drain: typically stop accepting and close idle connections
      * @throws IllegalStateException when SUPERVISOR_DRAIN_SIGNAL names a signal the JVM cannot
@@ -120,7 +122,7 @@ public final class Activation {
     public static void onDrain(Runnable action) {
         Objects.requireNonNull(action, "action");
         if (DRAIN.listen(Given.ENV, Activation::drainNow)) {
-            DrainWatch.start(Given.ENV, Activation::drainNow);
+            DrainWatch.start(Given.ENV, Activation::drainNow, DrainWatch.TAKEN_WITHIN);
         }
         DRAIN.add(action);
     }

@@ -5,7 +5,10 @@ import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 
 import com.fasterxml.jackson.databind.JsonNode;
 
@@ -18,20 +21,41 @@ import dev.supervisor.protocol.Wire;
  * drain signal is, and also when the signal cannot reach the JVM's handler.
  */
 final class DrainWatch {
+    /** How long {@link #start} waits for the supervisor to take the watch. */
+    static final Duration TAKEN_WITHIN = Duration.ofSeconds(2);
+
     private DrainWatch() {}
 
-    /** Starts watching on a daemon thread when this process is a supervisor's worker; otherwise nothing. */
-    static void start(Map<String, String> env, Runnable onDrain) {
+    /**
+     * Starts watching on a daemon thread when this process is a supervisor's worker; otherwise
+     * nothing. Returns once the supervisor has answered the watch, the watch has failed, or
+     * {@code takenWithin} has passed (the thread goes on watching): so a worker that says ready
+     * after this hears a drain that comes right after, and what the watch costs (the JSON
+     * library's classes) is paid before ready, not as the worker takes its load.
+     */
+    static void start(Map<String, String> env, Runnable onDrain, Duration takenWithin) {
         String path = env.get(Wire.SUPERVISOR_SOCKET);
         if (path == null || path.isEmpty() || env.get(Wire.SUPERVISOR_GENERATION) == null) {
             return;
         }
-        Thread t = new Thread(() -> watch(path, onDrain), "supervisor-drain-watch");
+        CountDownLatch taken = new CountDownLatch(1);
+        Thread t = new Thread(() -> {
+            try {
+                watch(path, onDrain, taken);
+            } finally {
+                taken.countDown();
+            }
+        }, "supervisor-drain-watch");
         t.setDaemon(true);
         t.start();
+        try {
+            taken.await(takenWithin.toNanos(), TimeUnit.NANOSECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 
-    private static void watch(String path, Runnable onDrain) {
+    private static void watch(String path, Runnable onDrain, CountDownLatch taken) {
         try (SocketChannel ch = SocketChannel.open(UnixDomainSocketAddress.of(path))) {
             ch.write(ByteBuffer.wrap((Message.request(Message.WATCH) + "\n").getBytes(StandardCharsets.UTF_8)));
             StringBuilder line = new StringBuilder();
@@ -52,6 +76,7 @@ final class DrainWatch {
                     if (!n.path(Message.OK).asBoolean(true)) {
                         return; // not a current worker (say, a child of one): the signal is enough
                     }
+                    taken.countDown();
                 }
             }
         } catch (IOException | RuntimeException e) {
