@@ -55,8 +55,8 @@ public final class DemoWorker {
         }
         warmUp(body(System.getenv(), ProcessHandle.current().pid()));
         Activation.onDrain(worker::drain);
-        // What start-up and the warm-up left live goes to the old generation now, at the starting
-        // priority: otherwise the first young collections under load copy it, pauses of several ms.
+        // What start-up and the warm-up left live is tenured now, at the starting priority:
+        // otherwise the first young collections under load copy it, pauses of several ms.
         System.gc();
         worker.serve(Activation::ready);
         System.exit(Wire.EXIT_OK);
